@@ -1,0 +1,4 @@
+"""`python -m hyperprune` is the `hyperprune` command."""
+from .cli import main
+
+raise SystemExit(main())

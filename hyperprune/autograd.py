@@ -1,0 +1,279 @@
+"""Reverse-mode automatic differentiation: `Tensor`, `Function` and the backward pass.
+
+A `Tensor` holds an array (`data`), its gradient (`grad`, same shape, or None) and, when it
+was computed by a differentiable op, the `Function` that made it (`_ctx`).  Every op is a
+`Function` subclass whose `forward` works on raw arrays and whose `backward` turns the
+gradient of the output into one gradient per input, also on raw arrays (the formulas live
+in `functional.py`, each beside its forward).
+
+`loss.backward()` visits the graph in reverse topological order and, for each node, calls
+its Function's backward once with the sum of all gradients that reached it.  Two rules are
+kept here, in one place, so that no op can forget them:
+
+* broadcasting: a gradient with more axes or size-1-expanded axes than its input is
+  summed back to the input's shape (`sum_to`);
+* accumulation: a tensor used twice (`b = a + a`) receives the sum of both gradients, and
+  `.grad` of a leaf accumulates across calls until it is zeroed (as in PyTorch).
+
+Only leaves (tensors made by the user, e.g. parameters) and tensors that called
+`retain_grad()` keep `.grad`; intermediate gradients are freed as soon as they are used.
+"""
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = [True]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block ops record no graph (evaluation, optimizer updates)."""
+    previous = _grad_enabled[0]
+    _grad_enabled[0] = False
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    previous = _grad_enabled[0]
+    _grad_enabled[0] = True
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = previous
+
+
+def is_grad_enabled():
+    return _grad_enabled[0]
+
+
+def sum_to(grad, shape):
+    """Sum `grad` over the axes that broadcasting added or expanded, to get `shape`.
+
+    If y = f(x) broadcast x of shape (3, 1) to (2, 3, 4), every element of x was used 2*4
+    times, so dL/dx is dL/dy summed over axis 0 and over axis 2 (keeping it as size 1).
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    for i, n in enumerate(shape):
+        if n != 1 and grad.shape[extra + i] != n:
+            raise ValueError(f"gradient shape {grad.shape} must match tensor shape {shape}")
+    grad = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return grad.reshape(shape) if extra else grad
+
+
+class Function:
+    """One differentiable op.  Subclasses define
+
+        forward(*arrays) -> array            the value, on raw arrays
+        backward(grad)   -> array or tuple   dL/d(input) for each input, given dL/d(output);
+                                             None for an input that needs no gradient
+
+    Parameters of the op (an axis, a shape) are given to the constructor:
+    `Sum(axis=0)(x)`.  `self.needs_input_grad[i]` tells backward which gradients to compute;
+    `self.inputs` are the input Tensors.
+    """
+
+    def __call__(self, *inputs):
+        inputs = tuple(as_tensor(x, like=_first_tensor(inputs)) for x in inputs)
+        out = self.forward(*(t.data for t in inputs))
+        if isinstance(out, np.generic):  # NumPy reductions return scalars, not 0-d arrays
+            out = np.asarray(out)
+        if _grad_enabled[0] and any(t.requires_grad for t in inputs):
+            self.inputs = inputs
+            self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            return Tensor(out, requires_grad=True, _ctx=self)
+        return Tensor(out)
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return type(self).__name__
+
+
+def _first_tensor(values):
+    for v in values:
+        if isinstance(v, Tensor):
+            return v
+    return None
+
+
+def as_tensor(value, like=None):
+    """`value` as a Tensor. Python numbers take the dtype and backend of `like`."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and isinstance(value, (int, float, np.generic)):
+        module = backend.get_array_module(like.data)
+        return Tensor(module.asarray(value, dtype=like.data.dtype))
+    return tensor(value)
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new leaf Tensor on the selected backend.
+
+    Python numbers and lists of floats get the default dtype (float32 unless changed);
+    arrays keep their dtype unless `dtype` is given; integers stay integers (class labels).
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None and isinstance(data, np.generic):  # a NumPy scalar keeps its dtype
+        data = np.asarray(data)
+    if dtype is None and not backend.is_array(data):
+        probe = np.asarray(data)
+        if probe.dtype.kind == "f" or probe.dtype == object:
+            dtype = backend.get_default_dtype()
+        data = probe
+    return Tensor(backend.asarray(data, dtype=dtype), requires_grad=requires_grad)
+
+
+class Tensor:
+    """An array with a gradient and a link to the Function that computed it."""
+
+    __array_priority__ = 1000  # `numpy_scalar * tensor` calls Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False, _ctx=None):
+        if not backend.is_array(data):
+            raise TypeError(f"Tensor data must be an array, got {type(data).__name__}; "
+                            "use hyperprune.tensor(...) to convert")
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = _ctx
+        self._retains_grad = False
+
+    # ---- array-like attributes -------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = repr(backend.to_numpy(self.data)).replace("array(", "tensor(", 1)
+        return body[:-1] + grad + ")" if body.endswith(")") else body
+
+    def numpy(self):
+        """A host (NumPy) copy of the data; raises if the tensor is part of a graph."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    def detach(self):
+        """The same data, cut from the graph (no gradient flows through it)."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = bool(flag)
+        return self
+
+    def retain_grad(self):
+        """Keep .grad on this intermediate tensor after backward."""
+        self._retains_grad = True
+        return self
+
+    def astype(self, dtype):
+        """A copy with another dtype, cut from the graph (used for float64 gradchecks)."""
+        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
+
+    # ---- backward --------------------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) * grad into the .grad of every leaf that needs it.
+
+        `grad` is the upstream gradient dL/d(self); it may be omitted for a one-element
+        tensor (then it is 1).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input of the computation had requires_grad=True)")
+        module = backend.get_array_module(self.data)
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward() needs a gradient for a non-scalar tensor "
+                                   f"of shape {self.shape}")
+            grad = module.ones(self.shape, dtype=self.dtype)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            if backend.get_array_module(grad) is not module:
+                grad = module.asarray(grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"gradient shape {grad.shape} must match tensor shape "
+                                 f"{self.shape}")
+        grads = {id(self): grad}
+        handed_out = {id(grad)}  # arrays already stored somewhere: copy before sharing
+        for node in reversed(_topological_order(self)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._ctx is None or node._retains_grad:
+                node.grad = g if node.grad is None else node.grad + g
+            if node._ctx is None:
+                continue
+            fn = node._ctx
+            in_grads = fn.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(fn.inputs):
+                raise RuntimeError(f"{fn}.backward returned {len(in_grads)} gradients for "
+                                   f"{len(fn.inputs)} inputs")
+            for inp, ig, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
+                if not needed or ig is None:
+                    continue
+                ig = sum_to(ig, inp.shape)
+                if ig.dtype != inp.dtype:  # e.g. a float64 constant met a float32 input
+                    ig = ig.astype(inp.dtype)
+                if id(ig) in handed_out:
+                    ig = ig.copy()
+                handed_out.add(id(ig))
+                key = id(inp)
+                grads[key] = ig if key not in grads else grads[key] + ig
+
+    # ---- operators (defined in functional.py, attached below) -------------------------
+    def __hash__(self):
+        return id(self)
+
+
+def _topological_order(root):
+    """Nodes reachable from `root` through requires_grad inputs, inputs before outputs."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for inp in node._ctx.inputs:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order

@@ -1,0 +1,195 @@
+"""The array library behind every tensor: NumPy, CuPy, or a strict stand-in for CuPy.
+
+Every difference between NumPy and CuPy lives in this module, behind a named helper:
+
+    get_array_module(*arrays)   the module (numpy | cupy | strict) that owns these arrays
+    xp()                        the module of the selected backend, for creating new arrays
+    asarray(data, dtype)        data on the selected backend (explicit host -> device transfer)
+    to_numpy(array)             an explicit device -> host copy (CuPy's .get())
+    scatter_add(a, index, v)    a[index] += v with repeated indices accumulated
+    check_index_range(...)      explicit range check: CuPy *wraps* out-of-range integer
+                                indices instead of raising, so the library checks itself
+    rng(), manual_seed(seed)    one seeded NumPy Generator; random numbers are drawn on the
+                                host and moved to the backend, so every backend sees the
+                                same numbers for the same seed
+
+Ops never import numpy as a global to compute with: they ask `get_array_module(x)` for the
+module that owns their inputs (the DeZero/CuPy idiom), so the same code runs on a GPU.
+
+Selecting a backend:  `HYPERPRUNE_BACKEND=cupy` (read once, at import), or
+`hyperprune.use_backend("cupy")`, which also works as a context manager that restores the
+previous choice.  The default dtype is float32; `use_backend(dtype="float64")` or
+`set_default_dtype` change it.
+"""
+import contextlib
+import os
+
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "strict")
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+_state = {"name": "numpy", "module": np, "dtype": np.dtype(np.float32)}
+_rng = [np.random.default_rng(0)]
+
+
+def _load_cupy():
+    try:
+        import cupy
+    except ImportError as err:  # pragma: no cover - depends on the machine
+        raise RuntimeError(
+            "backend 'cupy' needs CuPy: pip install 'hyperprune[gpu]' (CUDA 12) "
+            f"or a CuPy wheel for your CUDA version ({err})") from err
+    return cupy
+
+
+def _module_for(name):
+    if name == "numpy":
+        return np
+    if name == "cupy":
+        return _load_cupy()
+    if name == "strict":
+        from . import strict
+        return strict.module
+    raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def _as_dtype(dtype):
+    if isinstance(dtype, str):
+        if dtype not in _DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}: expected 'float32' or 'float64'")
+        return np.dtype(_DTYPES[dtype])
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"default dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+class _Restore(contextlib.AbstractContextManager):
+    """Returned by use_backend / set_default_dtype: `with` restores the previous state."""
+
+    def __init__(self, previous):
+        self._previous = previous
+
+    def __exit__(self, *exc):
+        _state.update(self._previous)
+        return False
+
+
+def use_backend(name=None, dtype=None):
+    """Select the array library ('numpy', 'cupy', 'strict') and/or the default float dtype.
+
+    Takes effect at once; used as `with use_backend("strict"): ...` it is undone on exit.
+    """
+    previous = dict(_state)
+    if name is not None:
+        _state.update(name=name, module=_module_for(name))
+    if dtype is not None:
+        _state["dtype"] = _as_dtype(dtype)
+    return _Restore(previous)
+
+
+def set_default_dtype(dtype):
+    """Set the float dtype of new tensors and parameters (float32 or float64)."""
+    return use_backend(dtype=dtype)
+
+
+def get_default_dtype():
+    return _state["dtype"]
+
+
+def backend_name():
+    return _state["name"]
+
+
+def xp():
+    """The array module of the selected backend (for creating arrays from nothing)."""
+    return _state["module"]
+
+
+def get_array_module(*arrays):
+    """The array module owning `arrays` (Tensors are looked through); NumPy for host data."""
+    for a in arrays:
+        owner = type(a).__module__
+        if owner == "hyperprune.autograd":  # a Tensor: look at its array
+            a = a.data
+            owner = type(a).__module__
+        if owner.startswith("cupy"):
+            return _load_cupy()
+        if owner == "hyperprune.strict":
+            from . import strict
+            return strict.module
+    return np
+
+
+def is_array(a):
+    """True for an ndarray of any backend."""
+    owner = type(a).__module__
+    return isinstance(a, np.ndarray) or owner.startswith("cupy") or owner == "hyperprune.strict"
+
+
+def asarray(data, dtype=None):
+    """`data` as an array of the selected backend. Host data is copied to the device explicitly."""
+    module = xp()
+    if module is np:
+        return np.asarray(data, dtype=dtype)
+    if get_array_module(data) is module:
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if get_array_module(data) is not np:
+        raise TypeError(f"cannot move a {type(data).__name__} to backend {backend_name()!r} "
+                        "implicitly; convert it with to_numpy first")
+    return module.asarray(np.asarray(data, dtype=dtype))
+
+
+def to_numpy(a):
+    """An explicit copy of `a` on the host (NumPy). NumPy arrays are returned as they are."""
+    if type(a).__module__ == "hyperprune.autograd":
+        a = a.data
+    if isinstance(a, (np.ndarray, np.generic)):
+        return np.asarray(a)
+    if hasattr(a, "get"):  # cupy.ndarray and the strict stand-in
+        return a.get()
+    return np.asarray(a)
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, accumulating repeated indices (np.add.at / cupyx.scatter_add)."""
+    module = get_array_module(target)
+    if module is np or module.__name__ == "hyperprune.strict":
+        module.add.at(target, index, values)
+    else:  # CuPy: cupyx.scatter_add is the stable spelling across versions
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+def check_index_range(index, size, what):
+    """Raise IndexError if an integer index array has entries outside [-size, size).
+
+    NumPy raises on such indices, CuPy silently wraps them around, so code that must fail
+    loudly on every backend checks explicitly (this costs a device sync on a GPU).
+    """
+    if index.size == 0:
+        return
+    lo, hi = int(index.min()), int(index.max())
+    if lo < -size or hi >= size:
+        bad = lo if lo < -size else hi
+        raise IndexError(f"{what}: index {bad} is out of range for size {size}")
+
+
+def manual_seed(seed):
+    """Seed the library's random generator (initialization, dropout, data shuffling)."""
+    _rng[0] = np.random.default_rng(seed)
+
+
+def rng():
+    """The library's NumPy Generator (host side; move draws with `asarray`)."""
+    return _rng[0]
+
+
+_env_backend = os.environ.get("HYPERPRUNE_BACKEND")
+if _env_backend:
+    use_backend(_env_backend)
+_env_dtype = os.environ.get("HYPERPRUNE_DTYPE")
+if _env_dtype:
+    use_backend(dtype=_env_dtype)

@@ -1,0 +1,270 @@
+"""Hypercomplex algebras and the fused layer product y = W ⊗ x.
+
+An algebra of dimension n has a basis e_0 = 1, e_1, ..., e_{n-1} and a multiplication
+table  e_a e_b = sign[a, b] * e_{index[a, b]}.  Quaternions (n = 4, basis 1, i, j, k):
+
+            1    i    j    k
+        1 | 1    i    j    k
+        i | i   -1    k   -j
+        j | j   -k   -1    i
+        k | k    j   -i   -1
+
+Layer convention (the same for every algebra):  y = W ⊗ x,  weight on the LEFT.
+(qytorch computes conj(W) ⊗ x and some libraries x ⊗ W; all give layers of the same
+capacity, but their weights are not interchangeable.)
+
+Layout: features are *planar*, [r | i | j | k] along the last axis: a vector of
+`in_features` reals holds in_q = in_features / 4 quaternions, whose real parts are
+x[..., 0:in_q], i parts x[..., in_q:2 in_q], and so on.  The weight has shape
+(n, out_q, in_q): component matrices W_a (R, I, J, K for quaternions).
+
+Writing x_b for the b-th component block, the product is a block matrix:
+
+    y_c = sum_{a,b: index[a,b]=c} sign[a,b] W_a x_b,     i.e. y = M x with, for quaternions,
+
+        M = [[R, -I, -J, -K],
+             [I,  R, -K,  J],
+             [J,  K,  R, -I],
+             [K, -J,  I,  R]]            (n*out_q, n*in_q), 16 blocks from 4 matrices.
+
+Backward, with G = dL/dy (rows, n*out_q) and X (rows, n*in_q):
+    dL/dx   = G M                       (one GEMM, as for a real layer)
+    dL/dW_a = sum over the blocks (c, b) that hold W_a of sign * G_c^T X_b
+The 16 blocks G_c^T X_b are the blocks of G^T X; each W_a appears in n of them.  Instead
+of forming all 16 and adding them (4x the work of the result), the sum over b is folded
+into the GEMM's inner dimension: stack the rows of X as (rows * n, in_q) -- a free reshape
+of the planar layout -- and put next to them the matching signed blocks of G, so one GEMM
+of the same size as the real layer's dW gives all n component gradients at once.
+"""
+import numpy as np
+
+from . import backend
+from .autograd import Function, as_tensor
+
+
+class Algebra:
+    """A real algebra given by its multiplication table e_a e_b = sign[a,b] e_index[a,b]."""
+
+    def __init__(self, name, index, sign, component_names):
+        self.name = name
+        self.index = np.asarray(index)
+        self.sign = np.asarray(sign)
+        self.dim = len(self.index)
+        self.component_names = tuple(component_names)
+        n = self.dim
+        if self.index.shape != (n, n) or self.sign.shape != (n, n):
+            raise ValueError(f"algebra {name}: index and sign must be {n}x{n} tables")
+        for k in range(n):
+            if sorted(self.index[k]) != list(range(n)) or \
+                    sorted(self.index[:, k]) != list(range(n)):
+                raise ValueError(f"algebra {name}: every row and column of the index table "
+                                 "must be a permutation of the basis")
+        # block (c, b) of M holds weight_sign[c, b] * W_{weight_index[c, b]}
+        self.weight_index = np.empty((n, n), dtype=int)
+        self.weight_sign = np.empty((n, n))
+        for a in range(n):
+            for b in range(n):
+                c = self.index[a, b]
+                self.weight_index[c, b] = a
+                self.weight_sign[c, b] = self.sign[a, b]
+
+    def __repr__(self):
+        return f"Algebra({self.name}, dim={self.dim})"
+
+    # ------------------------------------------------------------ plain-array products
+    def multiply(self, p, q):
+        """p ⊗ q for arrays of shape (..., n), components last (an oracle for the layers)."""
+        xp = backend.get_array_module(p, q)
+        shape = np.broadcast_shapes(p.shape[:-1], q.shape[:-1]) + (self.dim,)
+        out = xp.zeros(shape, dtype=np.result_type(p.dtype, q.dtype))
+        for a in range(self.dim):
+            for b in range(self.dim):
+                out[..., self.index[a, b]] += self.sign[a, b] * p[..., a] * q[..., b]
+        return out
+
+    def block_matrix(self, weight):
+        """The real matrix M of y = W ⊗ x on the planar layout.
+
+        weight: (n, out_q, in_q, *k)  ->  (n*out_q, n*in_q, *k); extra trailing axes
+        (kernel positions of a convolution) ride along.
+        """
+        n, out_q, in_q = weight.shape[:3]
+        rest = weight.shape[3:]
+        xp = backend.get_array_module(weight)
+        m = xp.empty((n, out_q, n, in_q) + rest, dtype=weight.dtype)
+        for c in range(n):
+            for b in range(n):
+                a, s = self.weight_index[c, b], self.weight_sign[c, b]
+                if s > 0:
+                    m[c, :, b] = weight[a]
+                else:
+                    xp.negative(weight[a], out=m[c, :, b])
+        return m.reshape((n * out_q, n * in_q) + rest)
+
+    def signed_output_blocks(self, grad):
+        """The signed copies of G that multiply X_b in dL/dW_a (see the module docstring).
+
+        grad: (rows, n*out_q)  ->  (rows*n, n*out_q) where row (r, b), column block a holds
+        sign[a, b] * G_{index[a, b]}[r], so that  dL/dW = result^T @ X.reshape(rows*n, in_q).
+        """
+        n = self.dim
+        rows, width = grad.shape
+        out_q = width // n
+        g = grad.reshape(rows, n, out_q)
+        xp = backend.get_array_module(grad)
+        blocks = xp.empty((rows, n, n, out_q), dtype=grad.dtype)
+        for b in range(n):
+            for a in range(n):
+                c, s = self.index[a, b], self.sign[a, b]
+                if s > 0:
+                    blocks[:, b, a] = g[:, c]
+                else:
+                    xp.negative(g[:, c], out=blocks[:, b, a])
+        return blocks.reshape(rows * n, n * out_q)
+
+
+REAL = Algebra("real", [[0]], [[1]], "r")
+COMPLEX = Algebra("complex", [[0, 1], [1, 0]], [[1, 1], [1, -1]], "ri")
+QUATERNION = Algebra(
+    "quaternion",
+    index=[[0, 1, 2, 3],
+           [1, 0, 3, 2],
+           [2, 3, 0, 1],
+           [3, 2, 1, 0]],
+    sign=[[1, 1, 1, 1],
+          [1, -1, 1, -1],
+          [1, -1, -1, 1],
+          [1, 1, -1, -1]],
+    component_names="rijk")
+
+ALGEBRAS = {a.name: a for a in (REAL, COMPLEX, QUATERNION)}
+
+
+def get_algebra(algebra):
+    if isinstance(algebra, Algebra):
+        return algebra
+    if algebra not in ALGEBRAS:
+        raise ValueError(f"unknown algebra {algebra!r}: expected one of "
+                         f"{', '.join(ALGEBRAS)}")
+    return ALGEBRAS[algebra]
+
+
+class HypercomplexLinear(Function):
+    """y = W ⊗ x + b on the planar layout (formulas in the module docstring).
+
+    x: (..., n*in_q)   weight: (n, out_q, in_q)   bias: (n*out_q,) real   y: (..., n*out_q)
+    """
+
+    def __init__(self, algebra):
+        self.algebra = algebra
+
+    def forward(self, x, weight, bias=None):
+        self.x_shape, self.w_shape = x.shape, weight.shape
+        self.x2 = x.reshape(-1, x.shape[-1])             # (rows, n*in_q) planar
+        self.m = self.algebra.block_matrix(weight)       # (n*out_q, n*in_q)
+        y = self.x2 @ self.m.T
+        if bias is not None:
+            y += bias
+        return y.reshape(x.shape[:-1] + (y.shape[-1],))
+
+    def backward(self, g):
+        n, out_q, in_q = self.w_shape
+        g2 = g.reshape(-1, g.shape[-1])                  # (rows, n*out_q)
+        gx = (g2 @ self.m).reshape(self.x_shape) if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            blocks = self.algebra.signed_output_blocks(g2)          # (rows*n, n*out_q)
+            x_stacked = self.x2.reshape(-1, in_q)                   # (rows*n, in_q)
+            gw = (blocks.T @ x_stacked).reshape(self.w_shape)       # (n, out_q, in_q)
+        if len(self.needs_input_grad) == 2:
+            return gx, gw
+        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def hypercomplex_linear(x, weight, bias=None, algebra=QUATERNION):
+    """y = weight ⊗ x + bias for planar x (..., n*in_q) and weight (n, out_q, in_q)."""
+    algebra = get_algebra(algebra)
+    x, weight = as_tensor(x), as_tensor(weight)
+    n = algebra.dim
+    if weight.ndim != 3 or weight.shape[0] != n:
+        raise ValueError(f"{algebra.name} linear: weight must have shape ({n}, out, in) "
+                         f"in {algebra.name} units, got {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != n * weight.shape[2]:
+        raise ValueError(f"{algebra.name} linear: input of shape {x.shape} does not match "
+                         f"weight {weight.shape}: expected (..., {n * weight.shape[2]})")
+    if bias is None:
+        return HypercomplexLinear(algebra)(x, weight)
+    bias = as_tensor(bias)
+    if bias.shape != (n * weight.shape[1],):
+        raise ValueError(f"{algebra.name} linear: bias of shape {bias.shape} does not match "
+                         f"{n * weight.shape[1]} output features")
+    return HypercomplexLinear(algebra)(x, weight, bias)
+
+
+def hamilton_linear(x, weight, bias=None):
+    """The quaternion layer product y = W ⊗ x + b (see hypercomplex_linear)."""
+    return hypercomplex_linear(x, weight, bias, QUATERNION)
+
+
+def to_components(x, n=4):
+    """Planar (..., n*m) -> (..., m, n) with the components last (a copy)."""
+    m = x.shape[-1] // n
+    return x.reshape(x.shape[:-1] + (n, m)).swapaxes(-1, -2).copy()
+
+
+def from_components(q):
+    """(..., m, n) components last -> planar (..., n*m)."""
+    return q.swapaxes(-1, -2).reshape(q.shape[:-2] + (q.shape[-1] * q.shape[-2],))
+
+
+class ModReLU(Function):
+    """modReLU, a fully quaternion activation (Arjovsky et al.'s, applied per quaternion):
+
+        f(q) = relu(|q| + b) q / |q|        b: a learned real bias per quaternion unit
+
+    It scales each quaternion without rotating it: quaternions with |q| <= -b are zeroed,
+    the others shrink (b < 0) or grow (b > 0) along their own direction.  We write
+    r = sqrt(|q|^2 + eps^2) for |q| (eps = 1e-8 keeps q = 0 finite and the formulas below
+    exact), so for r + b > 0:  y = q (1 + b/r), and with g = dL/dy,
+
+        dL/dq = g (1 + b/r) - b q (q·g) / r^3          (dr/dq = q / r)
+        dL/db = (q·g) / r                               summed over the batch,
+    and both are zero where r + b <= 0.
+    x: (..., 4*m) planar, bias: (m,).
+    """
+
+    eps = 1e-8
+
+    def forward(self, x, bias):
+        xp = backend.get_array_module(x)
+        m = bias.shape[0]
+        q = x.reshape(x.shape[:-1] + (4, m))                   # (..., 4, m) planar blocks
+        r = xp.sqrt((q * q).sum(axis=-2) + self.eps * self.eps)  # (..., m)
+        self.active = (r + bias) > 0
+        self.q, self.r, self.bias = q, r, bias
+        scale = xp.where(self.active, 1 + bias / r, 0).astype(x.dtype)
+        return (q * scale[..., None, :]).reshape(x.shape)
+
+    def backward(self, g):
+        q, r, b, active = self.q, self.r, self.bias, self.active
+        g = g.reshape(q.shape)
+        qg = (q * g).sum(axis=-2)                               # (..., m)
+        gx = gb = None
+        if self.needs_input_grad[0]:
+            scale = (1 + b / r) * active
+            coupling = (b * qg / (r * r * r)) * active
+            gx = (g * scale[..., None, :] - q * coupling[..., None, :])
+            gx = gx.reshape(g.shape[:-2] + (-1,))
+        if self.needs_input_grad[1]:
+            gb = (qg / r * active).reshape(-1, b.shape[0]).sum(axis=0)
+        return gx, gb
+
+
+def mod_relu(x, bias):
+    """modReLU on planar quaternion features x (..., 4*m) with bias (m,)."""
+    x, bias = as_tensor(x), as_tensor(bias)
+    if bias.ndim != 1 or x.ndim < 1 or x.shape[-1] != 4 * bias.shape[0]:
+        raise ValueError(f"mod_relu: input of shape {x.shape} does not match bias of shape "
+                         f"{bias.shape}: expected (..., {4 * bias.shape[0] if bias.ndim else '4m'})")
+    return ModReLU()(x, bias)

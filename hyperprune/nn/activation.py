@@ -1,0 +1,62 @@
+"""Activation layers.
+
+Split activations.  A split activation applies a real function to each component of a
+quaternion separately: f(w + xi + yj + zk) = f(w) + f(x)i + f(y)j + f(z)k.  On the planar
+layout that is exactly the elementwise function, so `ReLU()`, `Tanh()`, `Sigmoid()` and
+`GELU()` *are* the split activations of quaternion layers (no reshuffling needed).
+
+A fully quaternion activation acts on each quaternion as a whole: `ModReLU` keeps the
+direction q/|q| and applies a ReLU with a learned threshold to the magnitude.
+"""
+import numpy as np
+
+from .. import backend, functional as F
+from ..hypercomplex import mod_relu
+from .module import Module, Parameter
+
+
+class ReLU(Module):
+    """relu(x) = max(x, 0) elementwise (the split ReLU on quaternion features)."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class GELU(Module):
+    """GELU, tanh approximation."""
+
+    def forward(self, x):
+        return F.gelu(x)
+
+
+class ModReLU(Module):
+    """modReLU(q) = relu(|q| + b) q/|q| per quaternion, b learned (one per quaternion).
+
+    features: the size of the planar input in real units (a multiple of 4).
+    The bias starts at `init_bias` (default 0: modReLU is then the identity).
+    """
+
+    def __init__(self, features, init_bias=0.0):
+        super().__init__()
+        if not isinstance(features, (int, np.integer)) or features < 4 or features % 4:
+            raise ValueError(f"ModReLU({features!r}): features must be a positive multiple "
+                             "of 4 (quaternions of 4 real components)")
+        self.features = int(features)
+        self.bias = Parameter(backend.asarray(
+            np.full(features // 4, init_bias, dtype=backend.get_default_dtype())))
+
+    def forward(self, x):
+        return mod_relu(x, self.bias)
+
+    def extra_repr(self):
+        return f"features={self.features}"

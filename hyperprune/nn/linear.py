@@ -1,0 +1,110 @@
+"""Fully connected layers: real `Linear` and the hypercomplex family (`QLinear`).
+
+Linear(in, out):           y = x W^T + b          weight (out, in)         in*out weights
+QLinear(in, out):          y = W ⊗ x + b          weight (4, out/4, in/4)  in*out/4 weights
+HypercomplexLinear(in, out, algebra): the same for any algebra of dimension n (n = 1 is
+the real layer, n = 2 complex, n = 4 quaternion); weight (n, out/n, in/n).
+
+Sizes are always given in real units, so QLinear(784, 300) is a drop-in replacement for
+Linear(784, 300) with a quarter of the weights.  Features are planar, [r | i | j | k]
+along the last axis (see hyperprune.hypercomplex).
+"""
+import numpy as np
+
+from .. import backend, functional as F
+from ..hypercomplex import QUATERNION, get_algebra, hypercomplex_linear
+from . import init as initializers
+from .module import Module, Parameter
+
+
+def _param(host_array):
+    """A Parameter of the default dtype on the selected backend, from a host array."""
+    return Parameter(backend.asarray(host_array.astype(backend.get_default_dtype())))
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias;  x (..., in_features) -> (..., out_features).
+
+    init: 'glorot_normal' (default; Frankle & Carbin's LeNet and Conv-n), 'glorot_uniform',
+    'he_normal' or 'he_uniform'. The bias starts at zero.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, init="glorot_normal"):
+        super().__init__()
+        for what, n in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Linear: {what} must be a positive integer, got {n!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init = init
+        shape = (self.out_features, self.in_features)
+        self.weight = _param(initializers.real_init(init, shape, in_features, out_features))
+        self.bias = _param(np.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+
+class HypercomplexLinear(Module):
+    """y = W ⊗ x + b over an algebra of dimension n, sizes in real units (multiples of n).
+
+    weight: (n, out_features/n, in_features/n), the component matrices (R, I, J, K for
+    quaternions).  bias: (out_features,), real, one per output feature.
+    init: 'glorot' or 'he' (the polar init for quaternions; for other algebras each
+    component gets a real Glorot/He normal draw with fans in real units).
+    """
+
+    layer_name = "HypercomplexLinear"
+
+    def __init__(self, in_features, out_features, bias=True, algebra=QUATERNION,
+                 init="glorot"):
+        super().__init__()
+        self.algebra = get_algebra(algebra)
+        n = self.algebra.dim
+        for what, size in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(size, (int, np.integer)) or size < 1 or size % n:
+                raise ValueError(
+                    f"{self.layer_name}({in_features}, {out_features}): {what} = {size!r} "
+                    f"must be a positive multiple of {n} ({self.algebra.name} units of {n} "
+                    "real features)")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init = init
+        shape = (n, self.out_features // n, self.in_features // n)
+        if self.algebra is QUATERNION:
+            w = initializers.quaternion_polar(shape, init)
+        else:
+            initializers._check(init)
+            w = initializers.real_init(f"{init}_normal", shape, in_features, out_features)
+        self.weight = _param(w)
+        self.bias = _param(np.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return hypercomplex_linear(x, self.weight, self.bias, self.algebra)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, algebra={self.algebra.name}")
+
+
+class QLinear(HypercomplexLinear):
+    """Quaternion fully connected layer: y = W ⊗ x + b (Hamilton product, weight on the left).
+
+    QLinear(in_features, out_features): sizes in real units, multiples of 4.
+    weight (4, out_features/4, in_features/4): components r, i, j, k;  bias (out_features,).
+    Forward forms the real block matrix [[R,-I,-J,-K],[I,R,-K,J],[J,K,R,-I],[K,-J,I,R]]
+    and does one GEMM; the backward is hand-derived (hyperprune.hypercomplex).
+    Convention note: qytorch computes conj(W) ⊗ x, some libraries x ⊗ W.
+    """
+
+    layer_name = "QLinear"
+
+    def __init__(self, in_features, out_features, bias=True, init="glorot"):
+        super().__init__(in_features, out_features, bias, QUATERNION, init)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

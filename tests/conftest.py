@@ -1,0 +1,52 @@
+"""Shared fixtures: backends are test parameters, not copied files.
+
+`backend` runs a test under NumPy, under the strict CuPy stand-in (which refuses implicit
+conversion to NumPy and wraps out-of-range indices, as CuPy does), and under CuPy when a
+CUDA device is present (skipped cleanly otherwise).
+"""
+import numpy as np
+import pytest
+
+import hyperprune as hp
+from hyperprune import backend as hp_backend
+
+
+def _cuda_available():
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+BACKENDS = [
+    "numpy",
+    "strict",
+    pytest.param("cupy", marks=[pytest.mark.gpu, pytest.mark.skipif(
+        not _cuda_available(), reason="CuPy with a CUDA device is not available")]),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Select a backend for the test (restored afterwards); yields its name."""
+    with hp.use_backend(request.param):
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    hp.manual_seed(0)
+    yield
+
+
+def make(*shape, seed=0, low=None, high=None, requires_grad=True, dtype=np.float64):
+    """A float64 test tensor on the current backend, standard normal (or uniform)."""
+    rng = np.random.default_rng(seed)
+    host = rng.standard_normal(shape) if low is None else rng.uniform(low, high, shape)
+    return hp.tensor(host.astype(dtype), requires_grad=requires_grad)
+
+
+def host(x):
+    """A NumPy copy of a tensor or array of any backend (the explicit transfer)."""
+    return hp_backend.to_numpy(x)
