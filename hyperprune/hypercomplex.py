@@ -27,6 +27,11 @@ Writing x_b for the b-th component block, the product is a block matrix:
              [J,  K,  R, -I],
              [K, -J,  I,  R]]            (n*out_q, n*in_q), 16 blocks from 4 matrices.
 
+The forward can evaluate M x without forming M: one GEMM of the stacked components,
+X.reshape(rows*n, in_q) @ W.reshape(n*out_q, in_q)^T, gives every product W_a x_b, and
+the sign table combines them (`combine_products`).  HypercomplexLinear picks whichever
+order moves less memory (see its docstring).
+
 Backward, with G = dL/dy (rows, n*out_q) and X (rows, n*in_q):
     dL/dx   = G M                       (one GEMM, as for a real layer)
     dL/dW_a = sum over the blocks (c, b) that hold W_a of sign * G_c^T X_b
@@ -67,6 +72,7 @@ class Algebra:
                 c = self.index[a, b]
                 self.weight_index[c, b] = a
                 self.weight_sign[c, b] = self.sign[a, b]
+        self._cache = {}
 
     def __repr__(self):
         return f"Algebra({self.name}, dim={self.dim})"
@@ -101,25 +107,45 @@ class Algebra:
                     xp.negative(weight[a], out=m[c, :, b])
         return m.reshape((n * out_q, n * in_q) + rest)
 
+    def _tables(self, xp, dtype):
+        """Index and sign tables as arrays of module xp (cached: built once per backend)."""
+        key = (xp.__name__, np.dtype(dtype).str)
+        if key not in self._cache:
+            self._cache[key] = (
+                xp.asarray(self.weight_index),                        # [c, b] -> a
+                xp.asarray(np.arange(self.dim)[None, :].repeat(self.dim, 0)),  # [c, b] -> b
+                xp.asarray(self.weight_sign[None, :, :, None].astype(dtype)),
+                xp.asarray(self.index.T),                             # [b, a] -> c
+                xp.asarray(self.sign.T[None, :, :, None].astype(dtype)))
+        return self._cache[key]
+
+    def combine_products(self, products):
+        """y from all component products:  y_c = sum_b sign[c, b] * (W_{a(c,b)} x_b).
+
+        products: (rows*n, n*out_q) with row (r, b), column block a holding x_b[r] · W_a,
+        i.e. X.reshape(rows*n, in_q) @ W.reshape(n*out_q, in_q)^T  ->  y (rows, n*out_q).
+        """
+        n = self.dim
+        rows, out_q = products.shape[0] // n, products.shape[1] // n
+        xp = backend.get_array_module(products)
+        a_of, b_of, sign, _, _ = self._tables(xp, products.dtype)
+        z = products.reshape(rows, n, n, out_q)[:, b_of, a_of]    # (rows, c, b, out_q)
+        z *= sign
+        return z.sum(axis=2).reshape(rows, n * out_q)
+
     def signed_output_blocks(self, grad):
         """The signed copies of G that multiply X_b in dL/dW_a (see the module docstring).
 
         grad: (rows, n*out_q)  ->  (rows*n, n*out_q) where row (r, b), column block a holds
         sign[a, b] * G_{index[a, b]}[r], so that  dL/dW = result^T @ X.reshape(rows*n, in_q).
+        It is also the gradient of combine_products' input.
         """
         n = self.dim
-        rows, width = grad.shape
-        out_q = width // n
-        g = grad.reshape(rows, n, out_q)
+        rows, out_q = grad.shape[0], grad.shape[1] // n
         xp = backend.get_array_module(grad)
-        blocks = xp.empty((rows, n, n, out_q), dtype=grad.dtype)
-        for b in range(n):
-            for a in range(n):
-                c, s = self.index[a, b], self.sign[a, b]
-                if s > 0:
-                    blocks[:, b, a] = g[:, c]
-                else:
-                    xp.negative(g[:, c], out=blocks[:, b, a])
+        _, _, _, c_of, sign = self._tables(xp, grad.dtype)
+        blocks = grad.reshape(rows, n, out_q)[:, c_of]            # (rows, b, a, out_q)
+        blocks *= sign
         return blocks.reshape(rows * n, n * out_q)
 
 
@@ -153,29 +179,51 @@ class HypercomplexLinear(Function):
     """y = W ⊗ x + b on the planar layout (formulas in the module docstring).
 
     x: (..., n*in_q)   weight: (n, out_q, in_q)   bias: (n*out_q,) real   y: (..., n*out_q)
+
+    The forward is one GEMM of the real layer's size, in one of two orders:
+      * assemble M from W, then y = x M^T          (extra memory traffic ∝ weights)
+      * Z = all component products x_b · W_a in one GEMM, then combine them with the
+        sign table (combine_products)                (extra traffic ∝ activations)
+    We take the cheaper: the products when rows < in_q (small batches, e.g. LeNet at batch
+    60), M otherwise (large batches; convolutions, whose rows are batch x positions).
+    Both give the same numbers; the backward mirrors whichever was used.
     """
 
     def __init__(self, algebra):
         self.algebra = algebra
 
     def forward(self, x, weight, bias=None):
+        n, out_q, in_q = weight.shape
         self.x_shape, self.w_shape = x.shape, weight.shape
-        self.x2 = x.reshape(-1, x.shape[-1])             # (rows, n*in_q) planar
-        self.m = self.algebra.block_matrix(weight)       # (n*out_q, n*in_q)
-        y = self.x2 @ self.m.T
+        self.x2 = x.reshape(-1, x.shape[-1])                     # (rows, n*in_q) planar
+        self.w = weight
+        rows = self.x2.shape[0]
+        self.via_matrix = rows >= in_q
+        if self.via_matrix:
+            self.m = self.algebra.block_matrix(weight)           # (n*out_q, n*in_q)
+            y = self.x2 @ self.m.T
+        else:
+            products = self.x2.reshape(rows * n, in_q) @ weight.reshape(n * out_q, in_q).T
+            y = self.algebra.combine_products(products)          # (rows, n*out_q)
         if bias is not None:
             y += bias
         return y.reshape(x.shape[:-1] + (y.shape[-1],))
 
     def backward(self, g):
         n, out_q, in_q = self.w_shape
-        g2 = g.reshape(-1, g.shape[-1])                  # (rows, n*out_q)
-        gx = (g2 @ self.m).reshape(self.x_shape) if self.needs_input_grad[0] else None
-        gw = None
-        if self.needs_input_grad[1]:
-            blocks = self.algebra.signed_output_blocks(g2)          # (rows*n, n*out_q)
-            x_stacked = self.x2.reshape(-1, in_q)                   # (rows*n, in_q)
-            gw = (blocks.T @ x_stacked).reshape(self.w_shape)       # (n, out_q, in_q)
+        g2 = g.reshape(-1, g.shape[-1])                          # (rows, n*out_q)
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        blocks = None
+        if need_w or (need_x and not self.via_matrix):
+            blocks = self.algebra.signed_output_blocks(g2)       # (rows*n, n*out_q)
+        gx = gw = None
+        if need_x and self.via_matrix:
+            gx = (g2 @ self.m).reshape(self.x_shape)             # dL/dx = G M
+        elif need_x:
+            gx = (blocks @ self.w.reshape(n * out_q, in_q)).reshape(self.x_shape)
+        if need_w:
+            x_stacked = self.x2.reshape(-1, in_q)                # (rows*n, in_q)
+            gw = (blocks.T @ x_stacked).reshape(self.w_shape)    # (n, out_q, in_q)
         if len(self.needs_input_grad) == 2:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None

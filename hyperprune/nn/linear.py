@@ -95,8 +95,9 @@ class QLinear(HypercomplexLinear):
 
     QLinear(in_features, out_features): sizes in real units, multiples of 4.
     weight (4, out_features/4, in_features/4): components r, i, j, k;  bias (out_features,).
-    Forward forms the real block matrix [[R,-I,-J,-K],[I,R,-K,J],[J,K,R,-I],[K,-J,I,R]]
-    and does one GEMM; the backward is hand-derived (hyperprune.hypercomplex).
+    The product is the real block matrix [[R,-I,-J,-K],[I,R,-K,J],[J,K,R,-I],[K,-J,I,R]]
+    applied in one GEMM (for small batches, one GEMM of all component products combined
+    by the sign table instead); the backward is hand-derived (hyperprune.hypercomplex).
     Convention note: qytorch computes conj(W) ⊗ x, some libraries x ⊗ W.
     """
 

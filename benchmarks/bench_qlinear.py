@@ -1,0 +1,63 @@
+"""Forward + backward time of QLinear(784, 300) against Linear(784, 300) at batch 60.
+
+    python benchmarks/bench_qlinear.py [--repeats 30] [--batch 60]
+
+The two layers are timed alternately in one process (this machine class is noisy), each
+measurement the median of many short runs; the figure that matters is the ratio.
+float32, the library default.  Target: QLinear at most 1.1x Linear.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import hyperprune as hp
+from hyperprune import nn
+
+
+def step(layer, x, g):
+    y = layer(x)
+    layer.zero_grad()
+    x.grad = None
+    y.backward(g)
+
+
+def time_once(layer, x, g, inner):
+    start = time.perf_counter()
+    for _ in range(inner):
+        step(layer, x, g)
+    return (time.perf_counter() - start) / inner
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--inner", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    hp.manual_seed(0)
+    rng = np.random.default_rng(0)
+    layers = {"Linear": nn.Linear(784, 300), "QLinear": nn.QLinear(784, 300)}
+    g = hp.tensor(rng.standard_normal((args.batch, 300)).astype(np.float32))
+    print(f"forward+backward, batch {args.batch}, float32, median of {args.repeats} x "
+          f"{args.inner} steps")
+    for input_grad in (True, False):
+        x = hp.tensor(rng.standard_normal((args.batch, 784)).astype(np.float32),
+                      requires_grad=input_grad)
+        times = {name: [] for name in layers}
+        for name, layer in layers.items():
+            step(layer, x, g)  # warm up
+        for _ in range(args.repeats):
+            for name, layer in layers.items():
+                times[name].append(time_once(layer, x, g, args.inner))
+        med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+        ratio = statistics.median(q / r for q, r in zip(times["QLinear"], times["Linear"]))
+        what = "with dL/dx" if input_grad else "input layer (no dL/dx)"
+        print(f"  {what:<24} Linear {med['Linear']:.3f} ms   QLinear {med['QLinear']:.3f} ms"
+              f"   ratio {ratio:.3f}  (target <= 1.1)")
+
+
+if __name__ == "__main__":
+    main()
