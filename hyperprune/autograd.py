@@ -85,6 +85,9 @@ class Function:
     """
 
     def __call__(self, *inputs):
+        if hasattr(self, "inputs"):  # its saved arrays belong to the first call's graph
+            raise RuntimeError(f"{type(self).__name__}: a Function instance is used once; "
+                               "create a new one for each call")
         inputs = tuple(as_tensor(x, like=_first_tensor(inputs)) for x in inputs)
         out = self.forward(*(t.data for t in inputs))
         if isinstance(out, np.generic):  # NumPy reductions return scalars, not 0-d arrays

@@ -1,22 +1,138 @@
 """The `hyperprune` command (also `python -m hyperprune`).
 
-    hyperprune                 the main job (for now: the real-vs-quaternion demo)
-    hyperprune demo ...        train a real and a quaternion MLP on MNIST, compare
-    hyperprune download mnist  fetch the canonical MNIST files (needs internet)
+    hyperprune                       the main job: a quick real-vs-quaternion lottery on
+                                     the embedded MNIST, ending with its figure
+    hyperprune lottery ...           an iterative-magnitude-pruning run (resumable)
+    hyperprune plot RUN_DIR ... -o F the lottery figure of finished runs
+    hyperprune demo ...              train a real and a quaternion MLP, compare
+    hyperprune download mnist        fetch the canonical MNIST files (needs internet)
 """
 import argparse
+import dataclasses
+import shlex
 import sys
+from pathlib import Path
 
 from . import __version__
+
+
+def _add_lottery_arguments(p):
+    from .lottery import CONTROLS, OPTIMIZERS, PRESETS, LotteryConfig
+    from .models import ALGEBRAS, MODELS
+    from .prune import GRANULARITIES, STRATEGIES
+
+    d = LotteryConfig()
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="a protocol's settings (explicit options override them): "
+                        "frankle = layer-wise 20%%/output 10%%, 50K iterations, Adam 1.2e-3, "
+                        "batch 60; iqbal_mishra = global 20%%; quick = the main job's "
+                        "few-minute run")
+    p.add_argument("--run-dir", required=True, help="where the run lives (resumes if it exists)")
+    p.add_argument("--model", choices=sorted(MODELS))
+    p.add_argument("--algebra", choices=ALGEBRAS)
+    p.add_argument("--fully-quaternion", action="store_true", default=None,
+                   help="quaternion output layer with dummy classes")
+    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--granularity", choices=GRANULARITIES)
+    p.add_argument("--rate", type=float, help=f"layer-wise rate (default {d.rate})")
+    p.add_argument("--output-rate", type=float,
+                   help=f"layer-wise rate of the output layer (default {d.output_rate})")
+    p.add_argument("--conv-rate", type=float)
+    p.add_argument("--fraction", type=float, help=f"global rate (default {d.fraction})")
+    p.add_argument("--levels", type=int, help=f"pruning rounds (default {d.levels})")
+    p.add_argument("--iterations", type=int, help=f"per level (default {d.iterations})")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--rewind-iteration", type=int)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--validation", type=int)
+    p.add_argument("--train-subset", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--replicates", type=int, default=1)
+    p.add_argument("--control", choices=CONTROLS)
+    p.add_argument("--masks-from", help="reinit control: the run whose masks to retrain")
+    p.add_argument("--data-dir", default=None,
+                   help="directory holding mnist/ (default: $HYPERPRUNE_DATA or the "
+                        "repository's data/)")
+    p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+
+
+def _lottery_config(args):
+    from .lottery import PRESETS, LotteryConfig
+
+    values = dict(PRESETS[args.preset]) if args.preset else {}
+    for f in dataclasses.fields(LotteryConfig):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            values[f.name] = v
+    return LotteryConfig(**values)
+
+
+def _command_line():
+    return "hyperprune " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def lottery_command(args):
+    from .lottery import run_lottery
+    config = _lottery_config(args)
+    if args.replicates < 1:
+        raise ValueError("--replicates must be >= 1")
+    run_lottery(config, args.run_dir, args.replicates, args.data_dir, args.quiet,
+                _command_line())
+    print(f"run directory: {args.run_dir}")
+    return 0
+
+
+def plot_command(args):
+    from .plots import lottery_figure
+    out = lottery_figure(args.run_dirs, args.out, args.title)
+    print(f"figure: {out}")
+    return 0
+
+
+def main_job(args):
+    """The README's main job: a few-minute lottery, real and quaternion, then the figure."""
+    from .lottery import PRESETS, LotteryConfig, run_lottery
+    from .plots import lottery_figure
+
+    root = Path(args.run_dir)
+    for algebra in ("real", "quaternion"):
+        config = LotteryConfig(algebra=algebra, **PRESETS["quick"])
+        print(f"== {algebra} LeNet-300-100: {config.levels + 1} levels x "
+              f"{config.iterations} iterations, layer-wise {config.rate:.0%} "
+              f"(output {config.output_rate:.0%}) per round", flush=True)
+        run_lottery(config, root / algebra, data_dir=args.data_dir, quiet=args.quiet,
+                    command="hyperprune")
+    out = lottery_figure([root / "real", root / "quaternion"], root / "lottery.png",
+                         "LeNet-300-100 on MNIST, quick lottery (main job)")
+    print(f"\nfigure written to {out.resolve()}")
+    print(f"metrics: {root.resolve()}/{{real,quaternion}}/metrics.csv")
+    return 0
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog="hyperprune",
-        description="Pruned hypercomplex neural networks, from scratch on NumPy.")
+        description="Pruned hypercomplex neural networks, from scratch on NumPy. "
+                    "Without a command: the main job (a quick real-vs-quaternion lottery "
+                    "on MNIST and its figure).")
     parser.add_argument("--version", action="version", version=f"hyperprune {__version__}")
+    parser.add_argument("--run-dir", default="runs/main",
+                        help="main job: where the runs and the figure go (default runs/main)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--quiet", action="store_true")
     sub = parser.add_subparsers(dest="command")
+
+    _add_lottery_arguments(sub.add_parser(
+        "lottery", help="iterative magnitude pruning with rewinding (resumable)"))
+
+    plot = sub.add_parser("plot", help="the lottery figure of finished runs")
+    plot.add_argument("run_dirs", nargs="+")
+    plot.add_argument("-o", "--out", default="lottery.png")
+    plot.add_argument("--title", default=None)
 
     from . import demo
     demo.add_arguments(sub.add_parser("demo", help="real vs quaternion MLP on MNIST"))
@@ -25,19 +141,29 @@ def main(argv=None):
     download.add_argument("dataset", choices=["mnist"])
     download.add_argument("--data-dir", default=None)
 
-    args = parser.parse_args(argv or ["demo"])
-    if args.command == "demo":
-        return demo.command(args)
-    if args.command == "download":
-        from . import datasets
-        try:
-            paths = datasets.download_mnist(datasets.mnist_dir(args.data_dir)
-                                            if args.data_dir else None)
-        except RuntimeError as err:
-            print(f"hyperprune download: {err}", file=sys.stderr)
-            return 1
-        for p in paths:
-            print(p)
-        return 0
-    parser.print_help()
-    return 2
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return main_job(args)
+        if args.command == "lottery":
+            return lottery_command(args)
+        if args.command == "plot":
+            return plot_command(args)
+        if args.command == "demo":
+            return demo.command(args)
+        return download_command(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def download_command(args):
+    from . import datasets
+    try:
+        paths = datasets.download_mnist(datasets.mnist_dir(args.data_dir))
+    except RuntimeError as err:
+        print(f"hyperprune download: {err}", file=sys.stderr)
+        return 1
+    for p in paths:
+        print(p)
+    return 0

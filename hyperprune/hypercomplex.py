@@ -36,10 +36,11 @@ Backward, with G = dL/dy (rows, n*out_q) and X (rows, n*in_q):
     dL/dx   = G M                       (one GEMM, as for a real layer)
     dL/dW_a = sum over the blocks (c, b) that hold W_a of sign * G_c^T X_b
 The 16 blocks G_c^T X_b are the blocks of G^T X; each W_a appears in n of them.  Instead
-of forming all 16 and adding them (4x the work of the result), the sum over b is folded
-into the GEMM's inner dimension: stack the rows of X as (rows * n, in_q) -- a free reshape
-of the planar layout -- and put next to them the matching signed blocks of G, so one GEMM
-of the same size as the real layer's dW gives all n component gradients at once.
+of forming all 16 (a temporary n times the size of the result) and adding them up, the sum
+over b is folded into the GEMM's inner dimension: stack the rows of X as (rows * n, in_q)
+-- a free reshape of the planar layout -- and put next to them the matching signed blocks
+of G, so one GEMM (the same multiply-adds as G^T X, and as a real layer's dW) gives all n
+component gradients at once, with no temporary and no block additions.
 """
 import numpy as np
 

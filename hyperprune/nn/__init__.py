@@ -5,6 +5,9 @@ from .layers import Dropout, Flatten, Identity
 from .linear import HypercomplexLinear, Linear, QLinear
 from .module import Module, Parameter, Sequential
 
-__all__ = ["Module", "Parameter", "Sequential", "Linear", "QLinear", "HypercomplexLinear",
+# layers whose `weight` the pruning module may mask (biases and norms never are)
+PRUNABLE = [Linear, HypercomplexLinear]
+
+__all__ = ["PRUNABLE", "Module", "Parameter", "Sequential", "Linear", "QLinear", "HypercomplexLinear",
            "ReLU", "Tanh", "Sigmoid", "GELU", "ModReLU", "Dropout", "Flatten", "Identity",
            "init"]

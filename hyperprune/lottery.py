@@ -1,0 +1,410 @@
+"""The iterative magnitude pruning (IMP) runner: lottery tickets, real and quaternion.
+
+Each level k = 0, 1, ..., L:
+    1. start from the surviving weights of θ0 (or of the rewind point θ_k), masked
+    2. build a fresh optimizer and train T iterations, pruned weights held at zero
+    3. every `eval_every` iterations, record validation and test loss and accuracy
+    4. note the early-stop iteration (minimum validation loss) and the test accuracy
+       there and at the end
+    5. prune: the next level's mask removes a fraction of the surviving weights
+Controls: `reinit` trains the masks of another run from a new random initialization;
+`random_pruning` removes the same numbers of weights per layer at random positions.
+
+A run directory is self-describing and resumable:
+    config.json            every setting, and the command that regenerates the run
+    init.npz               θ0 (and rewind.npz, the weights at the rewind iteration)
+    masks/level_KK.npz     the mask trained at level KK
+    levels/level_KK.json   that level's evaluation curve and summary (marks it done)
+    metrics.csv, metrics.json, curves.csv   all finished levels
+    checkpoint.npz         mid-level state (weights, optimizer, iteration, curve)
+Every file is written atomically, so a kill at any moment leaves a consistent directory;
+running the same command again skips finished levels and continues a level from its
+last checkpoint, producing bitwise the same numbers as an uninterrupted run.
+"""
+import csv
+import dataclasses
+import io as _io
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import backend, datasets, functional as F, io, models, optim, prune
+from .autograd import no_grad, tensor
+
+CONTROLS = ("none", "reinit", "random_pruning")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class LotteryConfig:
+    """Every setting of one IMP run (one replicate).  Defaults: Frankle & Carbin's LeNet."""
+
+    model: str = "lenet_300_100"
+    algebra: str = "real"
+    fully_quaternion: bool = False
+    dataset: str = "mnist"
+    strategy: str = "layerwise"           # layerwise | global
+    rate: float = 0.2                     # layerwise: fully connected layers
+    output_rate: float = 0.1              # layerwise: the output layer
+    conv_rate: float = 0.1                # layerwise: convolutions
+    fraction: float = 0.2                 # global: of all remaining prunable weights
+    granularity: str = "component"        # component | quaternion
+    levels: int = 18                      # pruning rounds; levels 0..levels are trained
+    iterations: int = 50000               # training iterations per level
+    batch_size: int = 60
+    optimizer: str = "adam"
+    lr: float = 1.2e-3
+    momentum: float = 0.9                 # sgd only
+    weight_decay: float = 0.0
+    rewind_iteration: int = 0             # 0: reset to θ0 (Frankle & Carbin 2019)
+    eval_every: int = 100
+    validation: int = 5000
+    train_subset: int = 0                 # 0: the whole training split
+    seed: int = 0
+    control: str = "none"                 # none | reinit | random_pruning
+    masks_from: str = ""                  # reinit: the run whose masks are retrained
+    checkpoint_every: int = 1000
+
+    def validate(self):
+        models.get_model(self.model, self.algebra)  # raises with the choices listed
+        prune._check_choice(self.strategy, prune.STRATEGIES, "pruning strategy")
+        prune._check_choice(self.granularity, prune.GRANULARITIES, "pruning granularity")
+        prune._check_choice(self.control, CONTROLS, "control")
+        prune._check_choice(self.optimizer, OPTIMIZERS, "optimizer")
+        if self.control == "reinit" and not self.masks_from:
+            raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
+        for name in ("levels", "rewind_iteration", "train_subset"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("iterations", "batch_size", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rewind_iteration >= self.iterations:
+            raise ValueError("rewind_iteration must be smaller than iterations")
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    # settings that may change between invocations of one run directory
+    RESUMABLE = ("levels", "checkpoint_every")
+
+
+PRESETS = {
+    "frankle": dict(strategy="layerwise", rate=0.2, output_rate=0.1, iterations=50000,
+                    batch_size=60, lr=1.2e-3, eval_every=100),
+    "iqbal_mishra": dict(strategy="global", fraction=0.2, iterations=50000, batch_size=60,
+                         lr=1.2e-3, eval_every=100),
+    "quick": dict(strategy="layerwise", rate=0.4, output_rate=0.2, levels=6,
+                  iterations=1500, batch_size=60, lr=1.2e-3, eval_every=100),
+}
+
+
+# ------------------------------------------------------------------ data and evaluation
+class MNISTData:
+    """Train / validation / test arrays on the selected backend, plus the batch stream."""
+
+    def __init__(self, config, data_dir=None):
+        if config.dataset != "mnist":
+            raise ValueError(f"unknown dataset {config.dataset!r}: expected mnist")
+        # the validation split is fixed (seed 0) for every run and replicate, as in the
+        # papers: replicates differ in initialization and batch order, not in their data
+        splits = datasets.mnist_splits(data_dir, validation=config.validation, seed=0)
+        x, y = splits.train
+        if config.train_subset:
+            x, y = x[:config.train_subset], y[:config.train_subset]
+        self.train = (x, y)
+        self.val = tuple(backend.asarray(a) for a in splits.val)
+        self.test = tuple(backend.asarray(a) for a in splits.test)
+        self.num_classes = 10
+
+    def batches(self, seed, start_iteration, batch_size):
+        return datasets.iterate_batches(*self.train, batch_size, seed=seed,
+                                        start_iteration=start_iteration)
+
+
+def evaluate(model, x, y, batch_size=5000):
+    """(mean cross-entropy, accuracy) of `model` on arrays x, y, without a graph."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with no_grad():
+        for i in range(0, len(y), batch_size):
+            xb, yb = tensor(x[i:i + batch_size]), tensor(y[i:i + batch_size])
+            logits = model(xb)
+            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+    model.train(was_training)
+    return total_loss / len(y), correct / len(y)
+
+
+def train_step(model, opt, masks, xb, yb):
+    """One masked optimizer step; returns the loss (a Tensor)."""
+    loss = F.cross_entropy(model(tensor(xb)), tensor(yb))
+    opt.zero_grad()
+    loss.backward()
+    if masks is not None:
+        masks.apply_to_grads(model)
+    opt.step()
+    if masks is not None:
+        masks.apply(model)
+    return loss
+
+
+def make_optimizer(config, model):
+    if config.optimizer == "adam":
+        return optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                     weight_decay=config.weight_decay)
+
+
+def build_model(config):
+    options = {"fully_quaternion": True} if config.fully_quaternion else {}
+    return models.get_model(config.model, config.algebra, **options)
+
+
+def real_prunable_total(config):
+    """The real model's number of prunable weights: the papers' 100% on the x-axis."""
+    with backend.use_backend("numpy"):
+        real = models.get_model(config.model, "real")
+    return sum(m.weight.size for m in prune.prunable_layers(real).values())
+
+
+# ------------------------------------------------------------------------- the runner
+class LotteryRun:
+    """One IMP run in `run_dir`; `run()` trains every unfinished level."""
+
+    def __init__(self, config, run_dir, data_dir=None, quiet=False, command=None):
+        self.config = config.validate()
+        self.dir = Path(run_dir)
+        self.data_dir = data_dir
+        self.quiet = quiet
+        self.command = command
+        self._check_or_write_config()
+
+    # ----------------------------------------------------------------- files
+    def _path(self, *parts):
+        return self.dir.joinpath(*parts)
+
+    def mask_path(self, level):
+        return self._path("masks", f"level_{level:02d}.npz")
+
+    def level_path(self, level):
+        return self._path("levels", f"level_{level:02d}.json")
+
+    def _check_or_write_config(self):
+        path = self._path("config.json")
+        current = self.config.to_dict()
+        if path.exists():
+            saved = io.load_json(path)["config"]
+            diff = {k: (saved.get(k), v) for k, v in current.items()
+                    if saved.get(k) != v and k not in LotteryConfig.RESUMABLE}
+            if diff:
+                raise ValueError(f"{self.dir} holds a run with other settings "
+                                 f"{ {k: v[0] for k, v in diff.items()} }; this command has "
+                                 f"{ {k: v[1] for k, v in diff.items()} }. Use another "
+                                 "--run-dir, or the same settings to resume.")
+        io.save_json(path, {"config": current, "command": self.command,
+                            "hyperprune": __import__("hyperprune").__version__})
+
+    def finished_levels(self):
+        return [k for k in range(self.config.levels + 1) if self.level_path(k).exists()]
+
+    # ----------------------------------------------------------------- setup
+    def _initial_state(self, model):
+        """θ0: made once from the seed and saved, so every level starts from it."""
+        cfg = self.config
+        path = self._path("init.npz")
+        if path.exists():
+            return io.load_npz(path)
+        backend.manual_seed(cfg.seed + (10_000 if cfg.control == "reinit" else 0))
+        fresh = build_model(cfg)
+        state = fresh.state_dict()
+        io.save_npz(path, dict(state))
+        return state
+
+    def _level_mask(self, level, model):
+        cfg = self.config
+        if cfg.control == "reinit":
+            source = Path(cfg.masks_from) / "masks" / f"level_{level:02d}.npz"
+            if not source.exists():
+                raise FileNotFoundError(f"reinit control: {source} does not exist (has the "
+                                        f"run in {cfg.masks_from} finished level {level}?)")
+            return prune.Masks.load(source)
+        if level == 0:
+            return prune.Masks.ones(model)
+        path = self.mask_path(level)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: level {level - 1} did not finish")
+        return prune.Masks.load(path)
+
+    # ----------------------------------------------------------------- the loop
+    def run(self):
+        cfg = self.config
+        data = MNISTData(cfg, self.data_dir)
+        real_total = real_prunable_total(cfg)
+        for level in range(cfg.levels + 1):
+            if self.level_path(level).exists():
+                continue
+            summary = self._run_level(level, data, real_total)
+            if not self.quiet:
+                tqdm.write(_summary_line(summary))
+            else:
+                print(_summary_line(summary), flush=True)
+        self._write_metrics()
+        return self.summaries()
+
+    def _run_level(self, level, data, real_total):
+        cfg = self.config
+        start_time = time.time()
+        model = build_model(cfg)
+        theta0 = self._initial_state(model)
+        masks = self._level_mask(level, model)
+        opt = make_optimizer(cfg, model)
+        checkpoint = self._load_checkpoint(level, model, opt)
+        if checkpoint is None:
+            start = self._rewind_state(model, theta0, data, masks)
+            iteration, curve, window = start, [], [0.0, 0]
+        else:
+            iteration, curve, window = checkpoint
+        dense = masks.density() == 1.0
+        masks_or_none = None if dense else masks
+        if not dense:
+            masks.apply(model)
+        stream = data.batches(cfg.seed, iteration, cfg.batch_size)
+        bar = tqdm(total=cfg.iterations, initial=iteration, disable=self.quiet, leave=False,
+                   desc=f"level {level:2d} Pm {masks.density():6.2%}", file=sys.stderr)
+        while iteration < cfg.iterations:
+            xb, yb = next(stream)
+            loss = train_step(model, opt, masks_or_none, xb, yb)
+            window[0] += loss.item()
+            window[1] += 1
+            iteration += 1
+            if iteration == cfg.rewind_iteration and level == 0 and cfg.rewind_iteration:
+                io.save_npz(self._path("rewind.npz"), dict(model.state_dict()))
+            if iteration % cfg.eval_every == 0 or iteration == cfg.iterations:
+                point = self._evaluate(model, data, iteration, window)
+                curve.append(point)
+                window = [0.0, 0]
+                bar.set_postfix(loss=f"{point['train_loss']:.3f}",
+                                val_acc=f"{point['val_acc']:.4f}", refresh=False)
+            if iteration % cfg.checkpoint_every == 0 and iteration < cfg.iterations:
+                self._save_checkpoint(level, model, opt, iteration, curve, window)
+            bar.update()
+        bar.close()
+        summary = self._summarize(level, masks, curve, real_total,
+                                  time.time() - start_time)
+        # order matters for resumption: the next mask first, then the level's record
+        if cfg.control != "reinit" and level < cfg.levels:
+            method = "random" if cfg.control == "random_pruning" else "magnitude"
+            rates = prune.layerwise_rates(model, cfg.rate, cfg.output_rate, cfg.conv_rate)
+            nxt = prune.prune(model, masks, cfg.strategy, rates, cfg.fraction,
+                              cfg.granularity, method, seed=cfg.seed * 1000 + level)
+            nxt.save(self.mask_path(level + 1))
+        if level == 0 or not self.mask_path(level).exists():
+            masks.save(self.mask_path(level))
+        io.save_json(self.level_path(level), {"summary": summary, "curve": curve})
+        self._path("checkpoint.npz").unlink(missing_ok=True)
+        self._write_metrics()
+        return summary
+
+    def _rewind_state(self, model, theta0, data, masks):
+        """Load θ0 (or the rewind point) into the model; returns the start iteration."""
+        cfg = self.config
+        if cfg.rewind_iteration and (self._path("rewind.npz")).exists():
+            model.load_state_dict(io.load_npz(self._path("rewind.npz")))
+            return cfg.rewind_iteration
+        model.load_state_dict(theta0)
+        return 0
+
+    def _evaluate(self, model, data, iteration, window):
+        val_loss, val_acc = evaluate(model, *data.val)
+        test_loss, test_acc = evaluate(model, *data.test)
+        train_loss = window[0] / window[1] if window[1] else float("nan")
+        return dict(iteration=iteration, train_loss=train_loss, val_loss=val_loss,
+                    val_acc=val_acc, test_loss=test_loss, test_acc=test_acc)
+
+    def _summarize(self, level, masks, curve, real_total, seconds):
+        best = min(curve, key=lambda p: p["val_loss"])
+        last = curve[-1]
+        report = prune.sparsity_report(masks, real_total)
+        return dict(level=level, weights_remaining=report["weights_remaining"],
+                    pm=report["pm"], pm_of_real=report["pm_of_real"],
+                    early_stop_iteration=best["iteration"], early_stop_val_loss=best["val_loss"],
+                    early_stop_val_acc=best["val_acc"], early_stop_test_acc=best["test_acc"],
+                    final_val_loss=last["val_loss"], final_val_acc=last["val_acc"],
+                    final_test_acc=last["test_acc"], final_test_loss=last["test_loss"],
+                    seconds=round(seconds, 1))
+
+    # ----------------------------------------------------------------- checkpoints
+    def _save_checkpoint(self, level, model, opt, iteration, curve, window):
+        arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+        opt_state = opt.state_dict()
+        for key, value in opt_state["state"].items():
+            arrays[f"opt.{key}"] = np.asarray(value)
+        arrays["level"] = np.asarray(level)
+        arrays["iteration"] = np.asarray(iteration)
+        arrays["window"] = np.asarray(window, dtype=np.float64)
+        arrays["curve"] = np.asarray(json.dumps(curve))  # a unicode string, not an object
+        io.save_npz(self._path("checkpoint.npz"), arrays)
+
+    def _load_checkpoint(self, level, model, opt):
+        path = self._path("checkpoint.npz")
+        if not path.exists():
+            return None
+        arrays = io.load_npz(path)
+        if int(arrays["level"]) != level:
+            return None
+        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+        opt.load_state_dict({"param_groups": [{}], "state": state})
+        window = arrays["window"].tolist()
+        return int(arrays["iteration"]), json.loads(str(arrays["curve"])), \
+            [window[0], int(window[1])]
+
+    # ----------------------------------------------------------------- metrics
+    def summaries(self):
+        return [io.load_json(self.level_path(k))["summary"] for k in self.finished_levels()]
+
+    def _write_metrics(self):
+        summaries = self.summaries()
+        if not summaries:
+            return
+        io.save_text(self._path("metrics.csv"), _csv(summaries))
+        curves = []
+        for k in self.finished_levels():
+            for point in io.load_json(self.level_path(k))["curve"]:
+                curves.append({"level": k, **point})
+        io.save_text(self._path("curves.csv"), _csv(curves))
+        io.save_json(self._path("metrics.json"), {"config": self.config.to_dict(),
+                                                  "levels": summaries})
+
+
+def _csv(rows):
+    out = _io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _summary_line(s):
+    return (f"level {s['level']:2d}  Pm {s['pm']:7.2%}  (of real {s['pm_of_real']:7.2%})  "
+            f"early stop {s['early_stop_iteration']:6d}  test acc there "
+            f"{s['early_stop_test_acc']:.4f}, at end {s['final_test_acc']:.4f}  "
+            f"[{s['seconds']:.0f} s]")
+
+
+def run_lottery(config, run_dir, replicates=1, data_dir=None, quiet=False, command=None):
+    """Run `replicates` replicates (seeds seed, seed+1, ...) into run_dir/replicate_R."""
+    results = []
+    for r in range(replicates):
+        cfg = dataclasses.replace(config, seed=config.seed + r)
+        sub = Path(run_dir) / f"replicate_{r}" if replicates > 1 else Path(run_dir)
+        results.append(LotteryRun(cfg, sub, data_dir, quiet, command).run())
+    return results

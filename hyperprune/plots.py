@@ -1,0 +1,95 @@
+"""Figures from run directories (matplotlib, written to a file; never shown).
+
+lottery_figure(run_dirs, out): the lottery-ticket plot of Frankle & Carbin's figures,
+real and quaternion on the same axes:
+    left    test accuracy at early stop vs weights remaining (% of the *real* model)
+    middle  test accuracy at the end of training vs weights remaining
+    right   early-stop iteration vs weights remaining
+x on a log scale, decreasing to the right; runs with the same label (algebra, strategy,
+granularity, control) are replicates: their mean is the line, min/max the band.
+"""
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+
+
+def run_label(config):
+    parts = [config["algebra"], config["strategy"]]
+    if config["algebra"] == "quaternion" and config.get("granularity") == "quaternion":
+        parts.append("whole-quaternion")
+    if config.get("control", "none") != "none":
+        parts.append(config["control"].replace("_", " "))
+    return " ".join(parts)
+
+
+def find_runs(paths):
+    """Every run directory (holding metrics.json) at or below the given paths."""
+    runs = []
+    for p in map(Path, paths):
+        if (p / "metrics.json").exists():
+            runs.append(p)
+        else:
+            runs.extend(sorted(q.parent for q in p.rglob("metrics.json")))
+    if not runs:
+        raise FileNotFoundError(f"no run directories (with metrics.json) under "
+                                f"{', '.join(map(str, paths))}")
+    return runs
+
+
+def load_groups(paths):
+    """OrderedDict label -> list of per-replicate level summaries."""
+    groups = OrderedDict()
+    for run in find_runs(paths):
+        metrics = io.load_json(run / "metrics.json")
+        groups.setdefault(run_label(metrics["config"]), []).append(metrics["levels"])
+    return groups
+
+
+def _series(replicates, key):
+    """x (pm_of_real, %) and mean/min/max of `key` over replicates at common levels."""
+    n = min(len(r) for r in replicates)
+    x = np.array([r[k]["pm_of_real"] * 100 for k in range(n)
+                  for r in replicates[:1]])
+    values = np.array([[r[k][key] for k in range(n)] for r in replicates], dtype=float)
+    return x, values.mean(0), values.min(0), values.max(0)
+
+
+def lottery_figure(paths, out, title=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = load_groups(paths)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    panels = [("early_stop_test_acc", "test accuracy at early stop (%)", 100),
+              ("final_test_acc", "test accuracy at end of training (%)", 100),
+              ("early_stop_iteration", "early-stop iteration", 1)]
+    for ax, (key, ylabel, scale) in zip(axes, panels):
+        for label, replicates in groups.items():
+            x, mean, lo, hi = _series(replicates, key)
+            line, = ax.plot(x, mean * scale, marker="o", ms=3, label=
+                            f"{label} (n={len(replicates)})")
+            if len(replicates) > 1:
+                ax.fill_between(x, lo * scale, hi * scale, alpha=0.2, color=line.get_color())
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("weights remaining (% of the real model)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ticks = [100, 51.3, 21.1, 7.0, 3.6, 1.9, 0.6]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

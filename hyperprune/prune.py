@@ -1,0 +1,253 @@
+"""Magnitude pruning with masks: layer-wise or global, per component or whole quaternion.
+
+A mask is a 0/1 array of the shape of a prunable weight (the weights of Linear, QLinear
+and convolution layers; biases and norms are never pruned).  Pruning keeps the weights
+that are large and zeroes the rest, a fraction of the *remaining* ones per round, so
+after k rounds at rate p a layer keeps (1 - p)^k of its weights.
+
+Policies
+    layerwise  each layer loses its own fraction of its remaining weights (Frankle &
+               Carbin: fully connected 20%, the output layer half that; conv 10 or 15%)
+    global     all prunable weights are ranked together and the smallest fraction of the
+               remaining ones goes (open_lth's sparse_global; Iqbal & Mishra's 20%)
+
+Granularity, for quaternion weights (4, out/4, in/4[, kh, kw])
+    component  each real entry is scored on its own by |w| (what both quaternion papers do)
+    quaternion whole quaternions are scored by |q| and kept or pruned together, which
+               keeps the algebraic structure (every surviving weight is a full quaternion)
+Real layers are always pruned per entry.  Under the global policy, whole quaternions are
+ranked by their RMS component |q|/2 so that they compete fairly with real entries |w|,
+and count as 4 weights.
+
+Method: `magnitude` (the lottery ticket), or `random` (the control: the same number of
+weights removed from each layer as magnitude pruning would, at random positions).
+
+Keeping pruned weights at zero during training: multiply the gradients by the mask
+before the optimizer step and the weights after it (`Masks.apply_to_grads`,
+`Masks.apply`).  With a fresh optimizer per level, Adam's moments of pruned weights stay
+zero; re-masking the weights after every step makes "exactly zero" hold for any
+optimizer (momentum, weight decay) regardless.
+"""
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from . import backend, io, nn
+
+STRATEGIES = ("layerwise", "global")
+GRANULARITIES = ("component", "quaternion")
+METHODS = ("magnitude", "random")
+
+
+def _check_choice(value, choices, what):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+
+
+def prunable_layers(model):
+    """OrderedDict name -> layer for every layer whose `weight` can be pruned."""
+    types = tuple(nn.PRUNABLE)
+    return OrderedDict((name, m) for name, m in model.named_modules()
+                       if isinstance(m, types) and getattr(m, "weight", None) is not None)
+
+
+def _is_quaternion(layer):
+    return getattr(getattr(layer, "algebra", None), "dim", 1) == 4
+
+
+class Masks:
+    """0/1 masks for the prunable weights of a model, keyed by layer name.
+
+    Masks are kept on the host as bool arrays of the weight's shape; `apply` multiplies
+    the weights (on whatever backend) in place.
+    """
+
+    def __init__(self, masks):
+        self.masks = OrderedDict((k, np.asarray(v, dtype=bool)) for k, v in masks.items())
+        self._device = {}
+
+    @classmethod
+    def ones(cls, model):
+        return cls({name: np.ones(layer.weight.shape, dtype=bool)
+                    for name, layer in prunable_layers(model).items()})
+
+    def __getitem__(self, name):
+        return self.masks[name]
+
+    def __iter__(self):
+        return iter(self.masks)
+
+    def __len__(self):
+        return len(self.masks)
+
+    def _device_mask(self, name, weight):
+        key = (name, type(weight.data).__module__, weight.dtype.str)
+        if key not in self._device:
+            host = self.masks[name].astype(weight.dtype)
+            self._device[key] = backend.get_array_module(weight.data).asarray(host)
+        return self._device[key]
+
+    def _check(self, layers):
+        if list(layers) != list(self.masks):
+            raise ValueError(f"masks are for layers {list(self.masks)}, the model has "
+                             f"prunable layers {list(layers)}")
+        for name, layer in layers.items():
+            if layer.weight.shape != self.masks[name].shape:
+                raise ValueError(f"mask for {name} has shape {self.masks[name].shape}, "
+                                 f"the weight has {layer.weight.shape}")
+
+    def apply(self, model):
+        """weight *= mask for every prunable layer, in place."""
+        layers = prunable_layers(model)
+        self._check(layers)
+        for name, layer in layers.items():
+            layer.weight.data *= self._device_mask(name, layer.weight)
+
+    def apply_to_grads(self, model):
+        """grad *= mask, so the optimizer sees no gradient for pruned weights."""
+        for name, layer in prunable_layers(model).items():
+            if layer.weight.grad is not None:
+                layer.weight.grad *= self._device_mask(name, layer.weight)
+
+    # ------------------------------------------------------------------ counting
+    def remaining(self):
+        """OrderedDict name -> number of weights kept."""
+        return OrderedDict((k, int(m.sum())) for k, m in self.masks.items())
+
+    def total(self):
+        return OrderedDict((k, int(m.size)) for k, m in self.masks.items())
+
+    def density(self):
+        """Pm: the fraction of prunable weights remaining (1.0 before pruning)."""
+        return sum(self.remaining().values()) / sum(self.total().values())
+
+    # ------------------------------------------------------------------ files
+    def save(self, path):
+        return io.save_npz(path, {k: m.astype(np.uint8) for k, m in self.masks.items()})
+
+    @classmethod
+    def load(cls, path):
+        arrays = io.load_npz(path)
+        for name, a in arrays.items():
+            if a.dtype != np.uint8 or (a > 1).any():
+                raise ValueError(f"{path}: mask {name!r} is not a 0/1 uint8 array")
+        return cls(arrays)
+
+
+# ---------------------------------------------------------------------- pruning units
+def _units(layer, mask, granularity):
+    """Scores, alive flags and the unit size of one layer's prunable weight.
+
+    component: units are entries, score |w|.  quaternion (quaternion layers only): units
+    are whole quaternions, score |q|/2 (RMS of the 4 components), 4 weights each.
+    """
+    w = backend.to_numpy(layer.weight.data).astype(np.float64)
+    if granularity == "quaternion" and _is_quaternion(layer):
+        score = np.sqrt((w * w).sum(axis=0)) / 2
+        alive = mask.all(axis=0)
+        return score.ravel(), alive.ravel(), 4
+    return np.abs(w).ravel(), mask.ravel().copy(), 1
+
+
+def _unit_mask_to_weight_mask(unit_alive, layer, size):
+    shape = layer.weight.shape
+    if size == 4:
+        return np.broadcast_to(unit_alive.reshape(shape[1:]), shape).copy()
+    return unit_alive.reshape(shape)
+
+
+def _smallest(score, alive, count, rng=None):
+    """Indices of the `count` alive units with the smallest score (or random ones)."""
+    candidates = np.flatnonzero(alive)
+    if count <= 0:
+        return candidates[:0]
+    if rng is not None:
+        return rng.choice(candidates, size=count, replace=False)
+    order = np.argsort(score[candidates], kind="stable")
+    return candidates[order[:count]]
+
+
+def layerwise_rates(model, rate=0.2, output_rate=None, conv_rate=None):
+    """Frankle & Carbin's per-layer rates: `rate` for fully connected layers, `conv_rate`
+    for convolutions, and `output_rate` (default rate / 2) for the last prunable layer."""
+    layers = list(prunable_layers(model).items())
+    if not layers:
+        raise ValueError("the model has no prunable layers")
+    rates = OrderedDict()
+    for name, layer in layers:
+        is_conv = getattr(layer, "is_convolution", False)
+        rates[name] = conv_rate if is_conv and conv_rate is not None else rate
+    rates[layers[-1][0]] = rate / 2 if output_rate is None else output_rate
+    return rates
+
+
+def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
+          granularity="component", method="magnitude", seed=None):
+    """The next round's masks: remove weights from the current `masks` of `model`.
+
+    layerwise: `rates` maps layer name -> fraction of that layer's remaining weights.
+    global: `fraction` of all remaining prunable weights.
+    Counts are rounded up (ceil), as open_lth does.  `seed` drives method="random".
+    """
+    _check_choice(strategy, STRATEGIES, "pruning strategy")
+    _check_choice(granularity, GRANULARITIES, "pruning granularity")
+    _check_choice(method, METHODS, "pruning method")
+    layers = prunable_layers(model)
+    masks._check(layers)
+    units = OrderedDict((name, _units(layer, masks[name], granularity))
+                        for name, layer in layers.items())
+
+    # 1) how many units each layer loses (decided by magnitude in both methods)
+    if strategy == "layerwise":
+        if rates is None:
+            rates = layerwise_rates(model)
+        missing = [n for n in layers if n not in rates]
+        if missing:
+            raise ValueError(f"layerwise pruning: no rate for layers {missing}")
+        counts = OrderedDict()
+        for name, (score, alive, size) in units.items():
+            rate = rates[name]
+            if not 0 <= rate <= 1:
+                raise ValueError(f"pruning rate for {name} must be in [0, 1], got {rate}")
+            counts[name] = math.ceil(rate * int(alive.sum()))
+    else:
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"global pruning fraction must be in [0, 1], got {fraction}")
+        counts = _global_counts(units, fraction)
+
+    # 2) which units: the smallest, or random ones in the same numbers
+    rng = np.random.default_rng(seed) if method == "random" else None
+    new = OrderedDict()
+    for name, (score, alive, size) in units.items():
+        alive = alive.copy()
+        alive[_smallest(score, alive, counts[name], rng)] = False
+        new[name] = _unit_mask_to_weight_mask(alive, layers[name], size) & masks[name]
+    return Masks(new)
+
+
+def _global_counts(units, fraction):
+    """Units to remove per layer when the smallest `fraction` of all remaining weights go."""
+    names, scores, sizes = [], [], []
+    for k, (name, (score, alive, size)) in enumerate(units.items()):
+        idx = np.flatnonzero(alive)
+        names.append(np.full(idx.size, k))
+        scores.append(score[idx])
+        sizes.append(np.full(idx.size, size))
+    names, scores, sizes = (np.concatenate(a) for a in (names, scores, sizes))
+    target = math.ceil(fraction * int(sizes.sum()))
+    order = np.argsort(scores, kind="stable")
+    removed = np.cumsum(sizes[order])
+    cut = int(np.searchsorted(removed, target)) + 1 if target else 0  # first prefix >= target
+    chosen = names[order[:cut]]
+    return OrderedDict((name, int((chosen == k).sum())) for k, name in enumerate(units))
+
+
+def sparsity_report(masks, reference_total=None):
+    """Pm (own) and, given the real model's prunable count, Pm relative to it."""
+    kept = sum(masks.remaining().values())
+    report = {"weights_remaining": kept, "weights_total": sum(masks.total().values()),
+              "pm": kept / sum(masks.total().values())}
+    if reference_total:
+        report["pm_of_real"] = kept / reference_total
+    return report
