@@ -32,13 +32,17 @@ def atomic_write(path, write):
     return path
 
 
-def save_npz(path, arrays):
-    """Write a dict of NumPy arrays (host arrays; use backend.to_numpy first) atomically."""
+def save_npz(path, arrays, compressed=False):
+    """Write a dict of NumPy arrays (host arrays; use backend.to_numpy first) atomically.
+
+    compressed=True zips the arrays (worth it for masks, which are mostly runs of 0 or 1).
+    """
     for name, value in arrays.items():
         if not isinstance(value, np.ndarray) or value.dtype == object:
             raise TypeError(f"save_npz: {name!r} must be a numeric numpy array, "
                             f"got {type(value).__name__}")
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    save = np.savez_compressed if compressed else np.savez
+    return atomic_write(path, lambda f: save(f, **arrays))
 
 
 def load_npz(path):
@@ -53,8 +57,12 @@ def load_npz(path):
         raise ValueError(f"{path}: not a valid .npz array file ({err})") from err
 
 
-def save_json(path, obj):
-    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+def save_json(path, obj, compact=False):
+    """Write JSON atomically (indented for people, or compact for bulky records)."""
+    if compact:
+        text = json.dumps(obj, separators=(",", ":"), sort_keys=True) + "\n"
+    else:
+        text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda f: f.write(text.encode()))
 
 

@@ -299,8 +299,9 @@ class LotteryRun:
         bar.close()
         summary = self._summarize(level, masks, curve, real_total,
                                   time.time() - start_time)
-        # order matters for resumption: the next mask first, then the level's record
-        if cfg.control != "reinit" and level < cfg.levels:
+        # order matters for resumption: the next mask first, then the level's record (the
+        # mask after the last level too, so a finished run can be extended with --levels)
+        if cfg.control != "reinit":
             method = "random" if cfg.control == "random_pruning" else "magnitude"
             rates = prune.layerwise_rates(model, cfg.rate, cfg.output_rate, cfg.conv_rate)
             nxt = prune.prune(model, masks, cfg.strategy, rates, cfg.fraction,
@@ -308,7 +309,8 @@ class LotteryRun:
             nxt.save(self.mask_path(level + 1))
         if level == 0 or not self.mask_path(level).exists():
             masks.save(self.mask_path(level))
-        io.save_json(self.level_path(level), {"summary": summary, "curve": curve})
+        io.save_json(self.level_path(level), {"summary": summary, "curve": curve},
+                     compact=True)
         self._path("checkpoint.npz").unlink(missing_ok=True)
         self._write_metrics()
         return summary

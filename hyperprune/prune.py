@@ -124,7 +124,8 @@ class Masks:
 
     # ------------------------------------------------------------------ files
     def save(self, path):
-        return io.save_npz(path, {k: m.astype(np.uint8) for k, m in self.masks.items()})
+        return io.save_npz(path, {k: m.astype(np.uint8) for k, m in self.masks.items()},
+                           compressed=True)
 
     @classmethod
     def load(cls, path):
