@@ -9,6 +9,9 @@ import json
 import os
 import tempfile
 import zipfile
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ def atomic_write(path, write):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
