@@ -50,9 +50,8 @@ def load_groups(paths):
 
 def _series(replicates, key):
     """x (pm_of_real, %) and mean/min/max of `key` over replicates at common levels."""
-    n = min(len(r) for r in replicates)
-    x = np.array([r[k]["pm_of_real"] * 100 for k in range(n)
-                  for r in replicates[:1]])
+    n = min(len(r) for r in replicates)  # levels every replicate has finished
+    x = np.array([replicates[0][k]["pm_of_real"] * 100 for k in range(n)])
     values = np.array([[r[k][key] for k in range(n)] for r in replicates], dtype=float)
     return x, values.mean(0), values.min(0), values.max(0)
 
