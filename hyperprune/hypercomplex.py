@@ -35,8 +35,10 @@ order moves less memory (see its docstring).
 Backward, with G = dL/dy (rows, n*out_q) and X (rows, n*in_q):
     dL/dx   = G M                       (one GEMM, as for a real layer)
     dL/dW_a = sum over the blocks (c, b) that hold W_a of sign * G_c^T X_b
-The 16 blocks G_c^T X_b are the blocks of G^T X; each W_a appears in n of them.  Instead
-of forming all 16 (a temporary n times the size of the result) and adding them up, the sum
+The 16 blocks G_c^T X_b are the blocks of G^T X (one GEMM, as a real layer's dW); each
+W_a appears in n of them, so its gradient is a signed sum of n blocks (block_matrix_grad).
+For small batches there is a cheaper order: instead of forming all 16 (a temporary n
+times the size of the result) and adding them up, the sum
 over b is folded into the GEMM's inner dimension: stack the rows of X as (rows * n, in_q)
 -- a free reshape of the planar layout -- and put next to them the matching signed blocks
 of G, so one GEMM (the same multiply-adds as G^T X, and as a real layer's dW) gives all n
@@ -107,6 +109,22 @@ class Algebra:
                 else:
                     xp.negative(weight[a], out=m[c, :, b])
         return m.reshape((n * out_q, n * in_q) + rest)
+
+    def block_matrix_grad(self, grad_m, weight_shape):
+        """dL/dW from dL/dM: each W_a's gradient is the signed sum of the n blocks of dL/dM
+        that hold it (the adjoint of block_matrix).  (n*out_q, n*in_q, *k) -> weight_shape."""
+        n, out_q, in_q = weight_shape[:3]
+        g = grad_m.reshape((n, out_q, n, in_q) + tuple(weight_shape[3:]))
+        xp = backend.get_array_module(grad_m)
+        out = xp.zeros(weight_shape, dtype=grad_m.dtype)
+        for c in range(n):
+            for b in range(n):
+                a, s = self.weight_index[c, b], self.weight_sign[c, b]
+                if s > 0:
+                    out[a] += g[c, :, b]
+                else:
+                    out[a] -= g[c, :, b]
+        return out
 
     def _tables(self, xp, dtype):
         """Index and sign tables as arrays of module xp (cached: built once per backend)."""
@@ -187,7 +205,9 @@ class HypercomplexLinear(Function):
         sign table (combine_products)                (extra traffic ∝ activations)
     We take the cheaper: the products when rows < in_q (small batches, e.g. LeNet at batch
     60), M otherwise (large batches; convolutions, whose rows are batch x positions).
-    Both give the same numbers; the backward mirrors whichever was used.
+    The backward stays on the same side: with M, dL/dx = G M and dL/dW is the signed
+    block sum of dL/dM = G^T X (block_matrix_grad, cost ∝ weights); with the products,
+    dL/dx and dL/dW come from the signed blocks of G (cost ∝ activations).
     """
 
     def __init__(self, algebra):
@@ -214,17 +234,18 @@ class HypercomplexLinear(Function):
         n, out_q, in_q = self.w_shape
         g2 = g.reshape(-1, g.shape[-1])                          # (rows, n*out_q)
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        blocks = None
-        if need_w or (need_x and not self.via_matrix):
-            blocks = self.algebra.signed_output_blocks(g2)       # (rows*n, n*out_q)
         gx = gw = None
-        if need_x and self.via_matrix:
-            gx = (g2 @ self.m).reshape(self.x_shape)             # dL/dx = G M
-        elif need_x:
-            gx = (blocks @ self.w.reshape(n * out_q, in_q)).reshape(self.x_shape)
-        if need_w:
-            x_stacked = self.x2.reshape(-1, in_q)                # (rows*n, in_q)
-            gw = (blocks.T @ x_stacked).reshape(self.w_shape)    # (n, out_q, in_q)
+        if self.via_matrix:       # large batches: work on the weight side
+            if need_x:
+                gx = (g2 @ self.m).reshape(self.x_shape)         # dL/dx = G M
+            if need_w:                                           # dL/dM = G^T X, then
+                gw = self.algebra.block_matrix_grad(g2.T @ self.x2, self.w_shape)
+        else:                     # small batches: work on the activation side
+            blocks = self.algebra.signed_output_blocks(g2)       # (rows*n, n*out_q)
+            if need_x:
+                gx = (blocks @ self.w.reshape(n * out_q, in_q)).reshape(self.x_shape)
+            if need_w:                                           # the folded one GEMM
+                gw = (blocks.T @ self.x2.reshape(-1, in_q)).reshape(self.w_shape)
         if len(self.needs_input_grad) == 2:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None

@@ -36,6 +36,17 @@ def test_block_matrix_is_the_documented_one():
     np.testing.assert_array_equal(QUATERNION.block_matrix(w), expected)
 
 
+@pytest.mark.parametrize("shape", [(4, 2, 3), (4, 2, 3, 3, 3)])
+def test_block_matrix_grad_is_the_adjoint_of_block_matrix(shape):
+    """<M(W), D> = <W, M^T(D)> for every W, D: the backward of the assembly."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(shape)
+    d = rng.standard_normal(QUATERNION.block_matrix(w).shape)
+    lhs = (QUATERNION.block_matrix(w) * d).sum()
+    rhs = (w * QUATERNION.block_matrix_grad(d, shape)).sum()
+    assert abs(lhs - rhs) < 1e-10
+
+
 def test_invalid_table_is_rejected():
     with pytest.raises(ValueError, match="permutation"):
         Algebra("broken", [[0, 1], [0, 1]], [[1, 1], [1, 1]], "ab")
