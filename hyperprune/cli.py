@@ -5,7 +5,7 @@
     hyperprune lottery ...           an iterative-magnitude-pruning run (resumable)
     hyperprune plot RUN_DIR ... -o F the lottery figure of finished runs
     hyperprune demo ...              train a real and a quaternion MLP, compare
-    hyperprune download mnist        fetch the canonical MNIST files (needs internet)
+    hyperprune download mnist|cifar10|cifar100   fetch and verify a dataset (needs internet)
 """
 import argparse
 import dataclasses
@@ -138,7 +138,7 @@ def main(argv=None):
     demo.add_arguments(sub.add_parser("demo", help="real vs quaternion MLP on MNIST"))
 
     download = sub.add_parser("download", help="download a dataset (needs internet)")
-    download.add_argument("dataset", choices=["mnist"])
+    download.add_argument("dataset", choices=["mnist", "cifar10", "cifar100"])
     download.add_argument("--data-dir", default=None)
 
     args = parser.parse_args(argv)
@@ -158,9 +158,12 @@ def main(argv=None):
 
 
 def download_command(args):
-    from . import datasets
+    from . import cifar, datasets
     try:
-        paths = datasets.download_mnist(datasets.mnist_dir(args.data_dir))
+        if args.dataset == "mnist":
+            paths = datasets.download_mnist(datasets.mnist_dir(args.data_dir))
+        else:
+            paths = [cifar.download_cifar(args.dataset, datasets.data_dir(args.data_dir))]
     except RuntimeError as err:
         print(f"hyperprune download: {err}", file=sys.stderr)
         return 1

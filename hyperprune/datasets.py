@@ -1,7 +1,7 @@
 """Datasets: reading IDX files, loading and verifying MNIST, splits and mini-batches.
 
 Plain NumPy, no autograd: everything here produces host-side `numpy.ndarray`s that the
-training code later moves to the selected backend.
+training code later moves to the selected backend.  CIFAR-10/100 (binary): `hyperprune.cifar`.
 
 Overview
 --------

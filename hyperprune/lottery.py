@@ -371,7 +371,8 @@ class LotteryRun:
 
     # ----------------------------------------------------------------- metrics
     def summaries(self):
-        return [io.load_json(self.level_path(k))["summary"] for k in self.finished_levels()]
+        rows = [io.load_json(self.level_path(k))["summary"] for k in self.finished_levels()]
+        return [{k: row[k] for k in SUMMARY_FIELDS if k in row} for row in rows]
 
     def _write_metrics(self):
         summaries = self.summaries()
@@ -385,6 +386,12 @@ class LotteryRun:
         io.save_text(self._path("curves.csv"), _csv(curves))
         io.save_json(self._path("metrics.json"), {"config": self.config.to_dict(),
                                                   "levels": summaries})
+
+
+SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_iteration",
+                  "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
+                  "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
+                  "seconds")
 
 
 def _csv(rows):

@@ -78,7 +78,9 @@ def lottery_figure(paths, out, title=None):
         ax.set_xlabel("weights remaining (% of the real model)")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ticks = [100, 51.3, 21.1, 7.0, 3.6, 1.9, 0.6]
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in (100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25)
+                 if min(lo, hi) <= t <= max(lo, hi)]
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{t:g}" for t in ticks])
     axes[0].legend(fontsize=8)

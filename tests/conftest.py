@@ -4,8 +4,15 @@
 conversion to NumPy and wraps out-of-range indices, as CuPy does), and under CuPy when a
 CUDA device is present (skipped cleanly otherwise).
 """
-import numpy as np
-import pytest
+import os
+
+# One BLAS thread for the suite (set before NumPy loads): the tests multiply small
+# matrices, where OpenBLAS's threads only add overhead, and on a busy 2-core machine their
+# spinning can make a GEMM tens of times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 import hyperprune as hp
 from hyperprune import backend as hp_backend

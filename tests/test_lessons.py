@@ -20,7 +20,10 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
 def test_lesson_runs(lesson, tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg", HYPERPRUNE_LESSON_FAST="1")
+    # one BLAS thread: on a busy 2-core machine OpenBLAS's spinning threads can make small
+    # GEMMs tens of times slower
+    env = dict(os.environ, MPLBACKEND="Agg", HYPERPRUNE_LESSON_FAST="1",
+               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     env.pop("HYPERPRUNE_BACKEND", None)
     result = subprocess.run([sys.executable, str(lesson)], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
