@@ -228,16 +228,17 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"gradient shape {grad.shape} must match tensor shape "
                                  f"{self.shape}")
+            grad = grad.copy()  # the caller's array never becomes someone's .grad
         grads = {id(self): grad}
-        handed_out = {id(grad)}  # arrays already stored somewhere: copy before sharing
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if node._ctx is None or node._retains_grad:
+            if node._ctx is None:  # a leaf: its gradient ends here
                 node.grad = g if node.grad is None else node.grad + g
-            if node._ctx is None:
                 continue
+            if node._retains_grad:  # g flows on to the inputs too: keep a copy
+                node.grad = g.copy() if node.grad is None else node.grad + g
             fn = node._ctx
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
@@ -245,15 +246,18 @@ class Tensor:
             if len(in_grads) != len(fn.inputs):
                 raise RuntimeError(f"{fn}.backward returned {len(in_grads)} gradients for "
                                    f"{len(fn.inputs)} inputs")
+            # Every gradient array gets one owner, so masking a .grad in place (as pruning
+            # does) cannot change another's: Add, for one, returns (g, g).
+            owned = set()
             for inp, ig, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
                 if not needed or ig is None:
                     continue
                 ig = sum_to(ig, inp.shape)
                 if ig.dtype != inp.dtype:  # e.g. a float64 constant met a float32 input
                     ig = ig.astype(inp.dtype)
-                if id(ig) in handed_out:
+                if id(ig) in owned:
                     ig = ig.copy()
-                handed_out.add(id(ig))
+                owned.add(id(ig))
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import functional as F, hypercomplex as H
+from hyperprune import conv as C, functional as F, hypercomplex as H
 from hyperprune.autograd import Function
 from conftest import make
 
@@ -59,6 +59,10 @@ GRADCHECKS = {
                            lambda: (make(3, 8), make(4, 3, 2), make(12))),
     H.ModReLU: (lambda x, b: H.ModReLU()(x, b),
                 lambda: (make(3, 8), hp.tensor(np.array([-0.3, 0.2]), requires_grad=True))),
+    C.Conv2d: (lambda x, w, b: C.Conv2d((2, 1), 1, H.QUATERNION)(x, w, b),
+               lambda: (make(2, 8, 4, 3), make(4, 2, 2, 3, 2), make(8))),
+    C.MaxPool2d: (lambda x: C.MaxPool2d((2, 3), (1, 2))(x), lambda: (make(2, 2, 4, 7),)),
+    C.AvgPool2d: (lambda x: C.AvgPool2d(2, (1, 2))(x), lambda: (make(2, 2, 4, 5),)),
 }
 
 

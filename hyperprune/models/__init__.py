@@ -1,7 +1,8 @@
 """Model families, one readable file each, and a registry for the command line."""
+from .conv import conv2, conv4, conv6
 from .lenet import lenet_300_100
 
-MODELS = {"lenet_300_100": lenet_300_100}
+MODELS = {"lenet_300_100": lenet_300_100, "conv2": conv2, "conv4": conv4, "conv6": conv6}
 ALGEBRAS = ("real", "quaternion")
 
 
@@ -14,4 +15,4 @@ def get_model(name, algebra="real", **options):
     return MODELS[name](algebra, **options)
 
 
-__all__ = ["get_model", "lenet_300_100", "MODELS", "ALGEBRAS"]
+__all__ = ["get_model", "lenet_300_100", "conv2", "conv4", "conv6", "MODELS", "ALGEBRAS"]
