@@ -32,6 +32,16 @@ def _add_lottery_arguments(p):
     p.add_argument("--algebra", choices=ALGEBRAS)
     p.add_argument("--fully-quaternion", action="store_true", default=None,
                    help="quaternion output layer with dummy classes")
+    p.add_argument("--dataset", choices=["auto", "mnist", "cifar10", "cifar100"],
+                   help="default: mnist for lenet_300_100, cifar10 for conv2/4/6")
+    p.add_argument("--width", type=float, help="Conv-n: channel multiplier (default 1.0)")
+    p.add_argument("--first-layer", choices=["real", "quaternion"],
+                   help="Conv-n quaternion: the first convolution (default quaternion, on "
+                        "4 encoded input channels)")
+    p.add_argument("--encoding", choices=["rgb_gray", "zero_rgb"],
+                   help="quaternion input: (R,G,B,gray) or (0,R,G,B) (default rgb_gray)")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="CIFAR: random crops (4-pixel padding) and horizontal flips")
     p.add_argument("--strategy", choices=STRATEGIES)
     p.add_argument("--granularity", choices=GRANULARITIES)
     p.add_argument("--rate", type=float, help=f"layer-wise rate (default {d.rate})")
@@ -54,8 +64,8 @@ def _add_lottery_arguments(p):
     p.add_argument("--control", choices=CONTROLS)
     p.add_argument("--masks-from", help="reinit control: the run whose masks to retrain")
     p.add_argument("--data-dir", default=None,
-                   help="directory holding mnist/ (default: $HYPERPRUNE_DATA or the "
-                        "repository's data/)")
+                   help="directory holding mnist/ and cifar-10-batches-bin/ (default: "
+                        "$HYPERPRUNE_DATA or the repository's data/)")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import backend, datasets, functional as F, io, models, optim, prune
+from . import backend, functional as F, io, models, optim, prune, tasks
 from .autograd import no_grad, tensor
 
 CONTROLS = ("none", "reinit", "random_pruning")
@@ -47,7 +47,11 @@ class LotteryConfig:
     model: str = "lenet_300_100"
     algebra: str = "real"
     fully_quaternion: bool = False
-    dataset: str = "mnist"
+    dataset: str = "auto"                 # auto: mnist for LeNet, cifar10 for Conv-n
+    width: float = 1.0                    # Conv-n: channel and unit multiplier
+    first_layer: str = ""                 # Conv-n quaternion: "quaternion" (default) | "real"
+    encoding: str = "rgb_gray"            # quaternion input: rgb_gray | zero_rgb
+    augment: bool = False                 # CIFAR: random crops and flips
     strategy: str = "layerwise"           # layerwise | global
     rate: float = 0.2                     # layerwise: fully connected layers
     output_rate: float = 0.1              # layerwise: the output layer
@@ -71,7 +75,12 @@ class LotteryConfig:
     checkpoint_every: int = 1000
 
     def validate(self):
-        models.get_model(self.model, self.algebra)  # raises with the choices listed
+        if self.dataset == "auto":
+            self.dataset = tasks.dataset_for(self.model)
+        if self.model not in models.MODELS:  # the registry's message lists the choices
+            models.get_model(self.model, self.algebra)
+        if self.algebra not in models.ALGEBRAS:
+            models.get_model(self.model, self.algebra)
         prune._check_choice(self.strategy, prune.STRATEGIES, "pruning strategy")
         prune._check_choice(self.granularity, prune.GRANULARITIES, "pruning granularity")
         prune._check_choice(self.control, CONTROLS, "control")
@@ -102,40 +111,30 @@ PRESETS = {
                          lr=1.2e-3, eval_every=100),
     "quick": dict(strategy="layerwise", rate=0.4, output_rate=0.2, levels=6,
                   iterations=1500, batch_size=60, lr=1.2e-3, eval_every=100),
+    # Frankle & Carbin's Conv-n on CIFAR-10: Adam, batch 60, conv / fc / output rates
+    "frankle_conv2": dict(model="conv2", strategy="layerwise", conv_rate=0.1, rate=0.2,
+                          output_rate=0.1, iterations=20000, batch_size=60, lr=2e-4,
+                          eval_every=100),
+    "frankle_conv4": dict(model="conv4", strategy="layerwise", conv_rate=0.1, rate=0.2,
+                          output_rate=0.1, iterations=25000, batch_size=60, lr=3e-4,
+                          eval_every=100),
+    "frankle_conv6": dict(model="conv6", strategy="layerwise", conv_rate=0.15, rate=0.2,
+                          output_rate=0.1, iterations=30000, batch_size=60, lr=3e-4,
+                          eval_every=100),
 }
 
 
-# ------------------------------------------------------------------ data and evaluation
-class MNISTData:
-    """Train / validation / test arrays on the selected backend, plus the batch stream."""
-
-    def __init__(self, config, data_dir=None):
-        if config.dataset != "mnist":
-            raise ValueError(f"unknown dataset {config.dataset!r}: expected mnist")
-        # the validation split is fixed (seed 0) for every run and replicate, as in the
-        # papers: replicates differ in initialization and batch order, not in their data
-        splits = datasets.mnist_splits(data_dir, validation=config.validation, seed=0)
-        x, y = splits.train
-        if config.train_subset:
-            x, y = x[:config.train_subset], y[:config.train_subset]
-        self.train = (x, y)
-        self.val = tuple(backend.asarray(a) for a in splits.val)
-        self.test = tuple(backend.asarray(a) for a in splits.test)
-        self.num_classes = 10
-
-    def batches(self, seed, start_iteration, batch_size):
-        return datasets.iterate_batches(*self.train, batch_size, seed=seed,
-                                        start_iteration=start_iteration)
-
-
-def evaluate(model, x, y, batch_size=5000):
-    """(mean cross-entropy, accuracy) of `model` on arrays x, y, without a graph."""
+# ------------------------------------------------------------------------- training
+def evaluate(model, x, y, batch_size=5000, prepare=None):
+    """(mean cross-entropy, accuracy) of `model` on arrays x, y, without a graph.
+    `prepare` transforms each chunk of inputs first (e.g. a quaternion input encoding)."""
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     with no_grad():
         for i in range(0, len(y), batch_size):
-            xb, yb = tensor(x[i:i + batch_size]), tensor(y[i:i + batch_size])
+            xb = x[i:i + batch_size] if prepare is None else prepare(x[i:i + batch_size])
+            xb, yb = tensor(xb), tensor(y[i:i + batch_size])
             logits = model(xb)
             total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
@@ -163,16 +162,8 @@ def make_optimizer(config, model):
                      weight_decay=config.weight_decay)
 
 
-def build_model(config):
-    options = {"fully_quaternion": True} if config.fully_quaternion else {}
-    return models.get_model(config.model, config.algebra, **options)
-
-
-def real_prunable_total(config):
-    """The real model's number of prunable weights: the papers' 100% on the x-axis."""
-    with backend.use_backend("numpy"):
-        real = models.get_model(config.model, "real")
-    return sum(m.weight.size for m in prune.prunable_layers(real).values())
+build_model = tasks.build_model
+real_prunable_total = tasks.real_prunable_total
 
 
 # ------------------------------------------------------------------------- the runner
@@ -201,7 +192,9 @@ class LotteryRun:
         path = self._path("config.json")
         current = self.config.to_dict()
         if path.exists():
-            saved = io.load_json(path)["config"]
+            # settings added in later versions take their default in older run dirs
+            defaults = LotteryConfig().to_dict()
+            saved = {**defaults, **io.load_json(path)["config"]}
             diff = {k: (saved.get(k), v) for k, v in current.items()
                     if saved.get(k) != v and k not in LotteryConfig.RESUMABLE}
             if diff:
@@ -246,7 +239,7 @@ class LotteryRun:
     # ----------------------------------------------------------------- the loop
     def run(self):
         cfg = self.config
-        data = MNISTData(cfg, self.data_dir)
+        data = tasks.make_task(cfg, self.data_dir)
         real_total = real_prunable_total(cfg)
         for level in range(cfg.levels + 1):
             if self.level_path(level).exists():
@@ -325,8 +318,8 @@ class LotteryRun:
         return 0
 
     def _evaluate(self, model, data, iteration, window):
-        val_loss, val_acc = evaluate(model, *data.val)
-        test_loss, test_acc = evaluate(model, *data.test)
+        val_loss, val_acc = evaluate(model, *data.val, data.eval_batch_size, data.prepare)
+        test_loss, test_acc = evaluate(model, *data.test, data.eval_batch_size, data.prepare)
         train_loss = window[0] / window[1] if window[1] else float("nan")
         return dict(iteration=iteration, train_loss=train_loss, val_loss=val_loss,
                     val_acc=val_acc, test_loss=test_loss, test_acc=test_acc)

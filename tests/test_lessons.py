@@ -26,6 +26,6 @@ def test_lesson_runs(lesson, tmp_path):
                OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     env.pop("HYPERPRUNE_BACKEND", None)
     result = subprocess.run([sys.executable, str(lesson)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, (
         f"{lesson.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
