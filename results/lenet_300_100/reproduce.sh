@@ -17,6 +17,7 @@ cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
 OUT=results/lenet_300_100
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}   # the embedded MNIST, for any install
 
 run() {  # run NAME ALGEBRA PRESET LEVELS [extra options]
   local name=$1 algebra=$2 preset=$3 levels=$4; shift 4
