@@ -99,6 +99,11 @@ def plot_command(args):
     from .plots import lottery_figure
     out = lottery_figure(args.run_dirs, args.out, args.title)
     print(f"figure: {out}")
+    if args.table:
+        from . import io
+        from .plots import markdown_table
+        io.save_text(args.table, markdown_table(args.run_dirs))
+        print(f"table: {args.table}")
     return 0
 
 
@@ -143,6 +148,9 @@ def main(argv=None):
     plot.add_argument("run_dirs", nargs="+")
     plot.add_argument("-o", "--out", default="lottery.png")
     plot.add_argument("--title", default=None)
+    plot.add_argument("--table", default=None,
+                      help="also write a markdown table (test accuracy at early stop / at "
+                           "the end, by weights remaining) to this file")
 
     from . import demo
     demo.add_arguments(sub.add_parser("demo", help="real vs quaternion MLP on MNIST"))

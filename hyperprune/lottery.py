@@ -375,7 +375,7 @@ class LotteryRun:
         curves = []
         for k in self.finished_levels():
             for point in io.load_json(self.level_path(k))["curve"]:
-                curves.append({"level": k, **point})
+                curves.append({"level": k, **{f: point[f] for f in CURVE_FIELDS}})
         io.save_text(self._path("curves.csv"), _csv(curves))
         io.save_json(self._path("metrics.json"), {"config": self.config.to_dict(),
                                                   "levels": summaries})
@@ -385,6 +385,9 @@ SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
                   "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
                   "seconds")
+
+
+CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 
 
 def _csv(rows):

@@ -45,7 +45,8 @@ def load_groups(paths):
     for run in find_runs(paths):
         metrics = io.load_json(run / "metrics.json")
         groups.setdefault(run_label(metrics["config"]), []).append(metrics["levels"])
-    return groups
+    order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
+    return OrderedDict((label, groups[label]) for label in order)
 
 
 def _series(replicates, key):
@@ -79,7 +80,7 @@ def lottery_figure(paths, out, title=None):
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         lo, hi = ax.get_xlim()
-        ticks = [t for t in (100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25)
+        ticks = [t for t in (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25)
                  if min(lo, hi) <= t <= max(lo, hi)]
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{t:g}" for t in ticks])
@@ -94,3 +95,32 @@ def lottery_figure(paths, out, title=None):
     plt.close(fig)
     tmp.replace(out)
     return out
+
+
+def markdown_table(paths, targets=(100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)):
+    """A markdown table: one row per x position (weights remaining, % of the real model);
+    each run group contributes the level nearest to it (within 15%), as test accuracy at
+    the early-stop iteration / at the end of training (%), averaged over replicates."""
+    groups = load_groups(paths)
+    names = list(groups)
+    lines = ["| weights remaining (% of real) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for target in targets:
+        cells = []
+        for name in names:
+            picks = [_nearest(levels, target) for levels in groups[name]]
+            if any(p is None for p in picks):
+                cells.append("—")
+                continue
+            mean = lambda key: sum(p[key] for p in picks) / len(picks)  # noqa: E731
+            cells.append(f"{mean('early_stop_test_acc') * 100:.2f} / "
+                         f"{mean('final_test_acc') * 100:.2f} "
+                         f"(level {picks[0]['level']}, {picks[0]['pm_of_real'] * 100:.2f}%)")
+        if any(c != "—" for c in cells):
+            lines.append(f"| {target:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _nearest(levels, target):
+    best = min(levels, key=lambda s: abs(s["pm_of_real"] * 100 / target - 1))
+    return best if abs(best["pm_of_real"] * 100 / target - 1) < 0.15 else None

@@ -42,8 +42,7 @@ lane_a & a=$!
 lane_b & b=$!
 wait $a $b
 
-$HP plot "$OUT/frankle" -o "$OUT/frankle.png" \
+$HP plot "$OUT/frankle" -o "$OUT/frankle.png" --table "$OUT/frankle.md" \
     --title "LeNet-300-100, MNIST: Frankle & Carbin protocol (layer-wise 20%, reset to θ0)"
-$HP plot "$OUT/iqbal_mishra" -o "$OUT/iqbal_mishra.png" \
+$HP plot "$OUT/iqbal_mishra" -o "$OUT/iqbal_mishra.png" --table "$OUT/iqbal_mishra.md" \
     --title "LeNet-300-100, MNIST: Iqbal & Mishra protocol (global 20%, reset to θ0)"
-python3 "$OUT/table.py" > "$OUT/table.md" || true
