@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import backend, functional as F, io, models, optim, prune, tasks
+from . import __version__, backend, functional as F, io, models, optim, prune, tasks
 from .autograd import no_grad, tensor
 
 CONTROLS = ("none", "reinit", "random_pruning")
@@ -203,7 +203,7 @@ class LotteryRun:
                                  f"{ {k: v[1] for k, v in diff.items()} }. Use another "
                                  "--run-dir, or the same settings to resume.")
         io.save_json(path, {"config": current, "command": self.command,
-                            "hyperprune": __import__("hyperprune").__version__})
+                            "hyperprune": __version__})
 
     def finished_levels(self):
         return [k for k in range(self.config.levels + 1) if self.level_path(k).exists()]
