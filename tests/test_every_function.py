@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import conv as C, functional as F, hypercomplex as H
+from hyperprune import conv as C, functional as F, hypercomplex as H, transformer as TR
 from hyperprune.autograd import Function
 from conftest import make
 
@@ -63,6 +63,13 @@ GRADCHECKS = {
                lambda: (make(2, 8, 4, 3), make(4, 2, 2, 3, 2), make(8))),
     C.MaxPool2d: (lambda x: C.MaxPool2d((2, 3), (1, 2))(x), lambda: (make(2, 2, 4, 7),)),
     C.AvgPool2d: (lambda x: C.AvgPool2d(2, (1, 2))(x), lambda: (make(2, 2, 4, 5),)),
+    TR.LayerNorm: (lambda x, w, b: TR.LayerNorm(1e-5)(x, w, b),
+                   lambda: (make(3, 5, seed=1), make(5, seed=2), make(5, seed=3))),
+    TR.Embedding: (lambda w: TR.Embedding(hp.tensor(np.array([[0, 2], [2, 3]])).data)(w),
+                   lambda: (make(4, 3),)),
+    TR.ScaledDotProductAttention: (
+        lambda q, k, v: TR.ScaledDotProductAttention(causal=True)(q, k, v),
+        lambda: (make(2, 2, 3, 4, seed=1), make(2, 2, 3, 4, seed=2), make(2, 2, 3, 2, seed=3))),
 }
 
 

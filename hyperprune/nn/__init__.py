@@ -5,6 +5,7 @@ from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, HypercomplexConv2d, MaxPoo
 from .layers import Dropout, Flatten, Identity
 from .linear import HypercomplexLinear, Linear, QLinear
 from .module import Module, Parameter, Sequential
+from .transformer import Embedding, LayerNorm, MultiHeadAttention, QMultiHeadAttention
 
 # layers whose `weight` the pruning module may mask (biases and norms never are);
 # the hypercomplex classes cover QLinear and QConv2d, their subclasses
@@ -13,4 +14,5 @@ PRUNABLE = [Linear, HypercomplexLinear, Conv2d, HypercomplexConv2d]
 __all__ = ["PRUNABLE", "Module", "Parameter", "Sequential", "Linear", "QLinear", "HypercomplexLinear",
            "Conv2d", "QConv2d", "HypercomplexConv2d", "MaxPool2d", "AvgPool2d",
            "GlobalAvgPool2d", "ReLU", "Tanh", "Sigmoid", "GELU", "ModReLU", "Dropout",
-           "Flatten", "Identity", "init"]
+           "Flatten", "Identity", "LayerNorm", "Embedding", "MultiHeadAttention",
+           "QMultiHeadAttention", "init"]

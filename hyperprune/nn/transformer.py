@@ -1,0 +1,212 @@
+"""Transformer layers: LayerNorm, Embedding, MultiHeadAttention and its quaternion twin.
+
+LayerNorm(n):                 y = (x - mean) / sqrt(var + eps) * weight + bias, last axis n
+Embedding(V, E):              y = weight[idx]             weight (V, E)
+MultiHeadAttention(E, H):     self-attention (B, T, E) -> (B, T, E); Linear q/k/v/out
+QMultiHeadAttention(E, H):    the same with QLinear (Hamilton) projections and heads made
+                              of whole quaternions
+
+The ops and their hand-derived backward passes are in hyperprune.transformer.
+"""
+import numpy as np
+
+from .. import backend
+from ..transformer import (embedding, layer_norm, merge_heads, merge_quaternion_heads,
+                           scaled_dot_product_attention, split_heads, split_quaternion_heads)
+from .linear import Linear, QLinear
+from .module import Module, Parameter
+
+
+def _param(host_array):
+    return Parameter(backend.asarray(host_array.astype(backend.get_default_dtype())))
+
+
+def _is_size(n):
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+
+
+class LayerNorm(Module):
+    """Layer norm over the last axis: x (..., normalized_shape) -> same shape.
+
+    normalized_shape: an int, the size of the last axis.  eps is added to the (biased)
+    variance.  elementwise_affine: learn weight (ones) and bias (zeros), each
+    (normalized_shape,); bias=False keeps the weight only (as nanoGPT's LayerNorm).
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        if not _is_size(normalized_shape):
+            raise ValueError(f"LayerNorm({normalized_shape!r}): normalized_shape must be a "
+                             "positive integer (the size of the last axis)")
+        if not eps >= 0:
+            raise ValueError(f"LayerNorm({normalized_shape}): eps must be >= 0, got {eps}")
+        self.normalized_shape, self.eps = int(normalized_shape), eps
+        self.elementwise_affine = elementwise_affine
+        n = self.normalized_shape
+        self.weight = _param(np.ones(n)) if elementwise_affine else None
+        self.bias = _param(np.zeros(n)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        if x.ndim < 1 or x.shape[-1] != self.normalized_shape:
+            raise ValueError(f"LayerNorm({self.normalized_shape}): expected an input of shape "
+                             f"(..., {self.normalized_shape}), got {tuple(x.shape)}")
+        return layer_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (any shape) -> (*shape, embedding_dim).
+
+    weight (num_embeddings, embedding_dim), initialized N(0, std^2) with std = 0.02 as
+    nanoGPT (GPT-2) does; std=1.0 gives PyTorch's N(0, 1).  Indices outside
+    [0, num_embeddings) raise IndexError on every backend (CuPy would wrap them).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, std=0.02):
+        super().__init__()
+        name = f"Embedding({num_embeddings!r}, {embedding_dim!r})"
+        for what, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not _is_size(n):
+                raise ValueError(f"{name}: {what} must be a positive integer, got {n!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.std = std
+        self.weight = _param(backend.rng().normal(0.0, std, (num_embeddings, embedding_dim)))
+
+    def forward(self, indices):
+        return embedding(indices, self.weight,
+                         name=f"Embedding({self.num_embeddings}, {self.embedding_dim})")
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class _Attention(Module):
+    """Argument and input checks shared by the two attention layers."""
+
+    def _setup(self, embed_dim, num_heads, causal, dropout):
+        self._name = f"{type(self).__name__}(embed_dim={embed_dim!r}, num_heads={num_heads!r})"
+        if not _is_size(embed_dim) or not _is_size(num_heads):
+            raise ValueError(f"{self._name}: embed_dim and num_heads must be positive integers")
+        if embed_dim % num_heads:
+            raise ValueError(f"{self._name}: embed_dim must be divisible by num_heads "
+                             f"({embed_dim} = {num_heads} heads x head_dim)")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"{self._name}: dropout must be in [0, 1), got {dropout}")
+        self.embed_dim, self.num_heads = int(embed_dim), int(num_heads)
+        self.head_dim = self.embed_dim // self.num_heads
+        self.causal, self.dropout = bool(causal), dropout
+
+    def _check_input(self, x):
+        if x.ndim != 3 or x.shape[-1] != self.embed_dim:
+            raise ValueError(f"{self._name}: expected an input of shape (B, T, "
+                             f"{self.embed_dim}), got {tuple(x.shape)}")
+
+    def _attend(self, q, k, v):
+        """(B, H, T, d) each -> (B, H, T, d); dropout on the probabilities when training."""
+        p = self.dropout if self.training else 0.0
+        return scaled_dot_product_attention(q, k, v, causal=self.causal, dropout_p=p)
+
+    def extra_repr(self):
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
+                f"causal={self.causal}, dropout={self.dropout}")
+
+
+class MultiHeadAttention(_Attention):
+    """Multi-head self-attention: x (B, T, E) -> (B, T, E), E = embed_dim.
+
+        q, k, v = q_proj(x), k_proj(x), v_proj(x)          Linear(E, E) each
+        head h  = features [h d, (h+1) d) of q, k, v        d = E / num_heads
+        o_h     = softmax(q_h k_h^T / sqrt(d) + mask) v_h   (B, H, T, d), fused
+        y       = out_proj(concat_h o_h)
+
+    causal=True: position t attends to positions <= t only.  dropout: on the attention
+    probabilities, in training mode only.  Linear layers use their default init.
+    """
+
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False, dropout=0.0):
+        super().__init__()
+        self._setup(embed_dim, num_heads, causal, dropout)
+        e = self.embed_dim
+        self.q_proj, self.k_proj = Linear(e, e, bias=bias), Linear(e, e, bias=bias)
+        self.v_proj, self.out_proj = Linear(e, e, bias=bias), Linear(e, e, bias=bias)
+
+    def forward(self, x):
+        self._check_input(x)
+        h = self.num_heads
+        q, k, v = (split_heads(proj(x), h) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        return self.out_proj(merge_heads(self._attend(q, k, v)))
+
+
+class QMultiHeadAttention(_Attention):
+    """Quaternion multi-head self-attention: planar x (B, T, E) -> (B, T, E).
+
+    q_proj, k_proj, v_proj, out_proj: QLinear(E, E), Hamilton products y = W ⊗ x with
+    independent weights (4, E/4, E/4) and real biases (E,).
+
+    Heads of whole quaternions.  On the planar layout [r | i | j | k] a quaternion's four
+    components are E/4 apart, so a contiguous slice is not a set of quaternions.  Head h
+    instead takes quaternion units [h u, (h+1) u), u = d/4, of every component block
+    (split_quaternion_heads): its d = E/H features are u whole quaternions, laid out
+    planar.  d must be a multiple of 4.  Scores are the real inner products of the head
+    vectors (the sum over all 4 components, = Re(conj(q) ⊗ k) summed over units); after
+    attention the heads are merged back into the planar layout before out_proj.
+
+    fused_qkv=True reproduces qytorch's QMultiheadAttention layout, for comparison: one
+    qkv_proj = QLinear(E, 3E) whose planar output [r | i | j | k] (each block 3E/4 wide,
+    3E/4 units) is cut into three contiguous E-wide chunks q, k, v, as PyTorch's packed
+    in-projection does, and heads are contiguous d-wide slices of each chunk.  So q gets
+    the r components of all 3E/4 units plus the i components of units [0, E/4); k the
+    remaining i components and the j components of units [0, E/2); v the last j components
+    and all k components.  The four components of a unit lie 3E/4 apart, spread over 9E/4
+    + 1 > E positions: no chunk, hence no head, ever holds a whole quaternion, and the
+    attention output reaching out_proj is no longer a planar quaternion vector.
+    (qytorch's out_proj is a real Linear; here it stays a QLinear in both modes.)
+    """
+
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False, dropout=0.0,
+                 fused_qkv=False):
+        super().__init__()
+        self._setup(embed_dim, num_heads, causal, dropout)
+        self.fused_qkv = bool(fused_qkv)
+        e = self.embed_dim
+        if e % 4:
+            raise ValueError(f"{self._name}: embed_dim must be a multiple of 4 (quaternions "
+                             "of 4 real features)")
+        if self.head_dim % 4 and not self.fused_qkv:
+            raise ValueError(f"{self._name}: head dimension embed_dim / num_heads = "
+                             f"{self.head_dim} must be a multiple of 4, so that each head "
+                             "holds whole quaternions")
+        if self.fused_qkv:
+            self.qkv_proj = QLinear(e, 3 * e, bias=bias)
+        else:
+            self.q_proj, self.k_proj = QLinear(e, e, bias=bias), QLinear(e, e, bias=bias)
+            self.v_proj = QLinear(e, e, bias=bias)
+        self.out_proj = QLinear(e, e, bias=bias)
+
+    def project_qkv(self, x):
+        """q, k, v, each (B, T, E), before the head split (planar unless fused_qkv)."""
+        if self.fused_qkv:
+            qkv, e = self.qkv_proj(x), self.embed_dim
+            return qkv[..., :e], qkv[..., e:2 * e], qkv[..., 2 * e:]
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
+    def split(self, x):
+        """(B, T, E) -> (B, H, T, d): whole quaternions per head (contiguous if fused_qkv)."""
+        if self.fused_qkv:
+            return split_heads(x, self.num_heads)
+        return split_quaternion_heads(x, self.num_heads)
+
+    def merge(self, x):
+        """(B, H, T, d) -> (B, T, E), the inverse of split."""
+        return merge_heads(x) if self.fused_qkv else merge_quaternion_heads(x)
+
+    def forward(self, x):
+        self._check_input(x)
+        q, k, v = (self.split(t) for t in self.project_qkv(x))
+        return self.out_proj(self.merge(self._attend(q, k, v)))
+
+    def extra_repr(self):
+        return super().extra_repr() + (", fused_qkv=True" if self.fused_qkv else "")
