@@ -8,6 +8,8 @@ after k rounds at rate p a layer keeps (1 - p)^k of its weights.
 Policies
     layerwise  each layer loses its own fraction of its remaining weights (Frankle &
                Carbin: fully connected 20%, the output layer half that; conv 10 or 15%)
+    componentwise  the same, but each of a quaternion layer's component matrices R, I, J,
+               K is ranked on its own ("Transformers at a Fraction", Algorithm 1)
     global     all prunable weights are ranked together and the smallest fraction of the
                remaining ones goes (open_lth's sparse_global; Iqbal & Mishra's 20%)
 
@@ -18,6 +20,10 @@ Granularity, for quaternion weights (4, out/4, in/4[, kh, kw])
 Real layers are always pruned per entry.  Under the global policy, whole quaternions are
 ranked by their RMS component |q|/2 so that they compete fairly with real entries |w|,
 and count as 4 weights.
+
+Scope: which layers take part -- `all` prunable layers, or only the `qkv` projections of
+attention layers (the transformer paper's choice); embeddings, norms, biases and position
+or class tokens are never pruned.
 
 Method: `magnitude` (the lottery ticket), or `random` (the control: the same number of
 weights removed from each layer as magnitude pruning would, at random positions).
@@ -35,7 +41,9 @@ import numpy as np
 
 from . import backend, io, nn
 
-STRATEGIES = ("layerwise", "global")
+STRATEGIES = ("layerwise", "global", "componentwise")
+SCOPES = ("all", "qkv")
+QKV_NAMES = ("q_proj", "k_proj", "v_proj", "qkv_proj")
 GRANULARITIES = ("component", "quaternion")
 METHODS = ("magnitude", "random")
 
@@ -45,11 +53,17 @@ def _check_choice(value, choices, what):
         raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
 
 
-def prunable_layers(model):
-    """OrderedDict name -> layer for every layer whose `weight` can be pruned."""
+def prunable_layers(model, scope="all"):
+    """OrderedDict name -> layer for every layer whose `weight` can be pruned.
+
+    scope "qkv": only the query, key and value projections of attention layers (the
+    paper's Algorithm 1 for transformers); "all": every Linear, QLinear and convolution.
+    """
+    _check_choice(scope, SCOPES, "pruning scope")
     types = tuple(nn.PRUNABLE)
     return OrderedDict((name, m) for name, m in model.named_modules()
-                       if isinstance(m, types) and getattr(m, "weight", None) is not None)
+                       if isinstance(m, types) and getattr(m, "weight", None) is not None
+                       and (scope == "all" or name.rsplit(".", 1)[-1] in QKV_NAMES))
 
 
 def _is_quaternion(layer):
@@ -68,9 +82,10 @@ class Masks:
         self._device = {}
 
     @classmethod
-    def ones(cls, model):
+    def ones(cls, model, scope="all"):
+        """Keep everything: one mask per prunable layer in `scope`."""
         return cls({name: np.ones(layer.weight.shape, dtype=bool)
-                    for name, layer in prunable_layers(model).items()})
+                    for name, layer in prunable_layers(model, scope).items()})
 
     def __getitem__(self, name):
         return self.masks[name]
@@ -88,25 +103,28 @@ class Masks:
             self._device[key] = backend.get_array_module(weight.data).asarray(host)
         return self._device[key]
 
-    def _check(self, layers):
-        if list(layers) != list(self.masks):
+    def _layers(self, model):
+        """The model's layers these masks are for (a scope may leave some unmasked)."""
+        layers = prunable_layers(model)
+        unknown = [name for name in self.masks if name not in layers]
+        if unknown:
             raise ValueError(f"masks are for layers {list(self.masks)}, the model has "
                              f"prunable layers {list(layers)}")
+        layers = OrderedDict((name, layers[name]) for name in self.masks)
         for name, layer in layers.items():
             if layer.weight.shape != self.masks[name].shape:
                 raise ValueError(f"mask for {name} has shape {self.masks[name].shape}, "
                                  f"the weight has {layer.weight.shape}")
+        return layers
 
     def apply(self, model):
         """weight *= mask for every prunable layer, in place."""
-        layers = prunable_layers(model)
-        self._check(layers)
-        for name, layer in layers.items():
+        for name, layer in self._layers(model).items():
             layer.weight.data *= self._device_mask(name, layer.weight)
 
     def apply_to_grads(self, model):
         """grad *= mask, so the optimizer sees no gradient for pruned weights."""
-        for name, layer in prunable_layers(model).items():
+        for name, layer in self._layers(model).items():
             if layer.weight.grad is not None:
                 layer.weight.grad *= self._device_mask(name, layer.weight)
 
@@ -169,17 +187,20 @@ def _smallest(score, alive, count, rng=None):
     return candidates[order[:count]]
 
 
-def layerwise_rates(model, rate=0.2, output_rate=None, conv_rate=None):
+def layerwise_rates(model, rate=0.2, output_rate=None, conv_rate=None, scope="all"):
     """Frankle & Carbin's per-layer rates: `rate` for fully connected layers, `conv_rate`
-    for convolutions, and `output_rate` (default rate / 2) for the last prunable layer."""
-    layers = list(prunable_layers(model).items())
+    for convolutions, and `output_rate` (default rate / 2) for the output layer (the last
+    prunable layer, when it is in scope)."""
+    layers = list(prunable_layers(model, scope).items())
     if not layers:
-        raise ValueError("the model has no prunable layers")
+        raise ValueError(f"the model has no prunable layers in scope {scope!r}")
     rates = OrderedDict()
     for name, layer in layers:
         is_conv = getattr(layer, "is_convolution", False)
         rates[name] = conv_rate if is_conv and conv_rate is not None else rate
-    rates[layers[-1][0]] = rate / 2 if output_rate is None else output_rate
+    output = next(reversed(prunable_layers(model)))
+    if output in rates:
+        rates[output] = rate / 2 if output_rate is None else output_rate
     return rates
 
 
@@ -188,43 +209,58 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
     """The next round's masks: remove weights from the current `masks` of `model`.
 
     layerwise: `rates` maps layer name -> fraction of that layer's remaining weights.
+    componentwise: the same, with each component matrix (R, I, J, K) of a quaternion
+    layer ranked and pruned on its own (Algorithm 1 of "Transformers at a Fraction").
     global: `fraction` of all remaining prunable weights.
+    The masks decide which layers take part (see Masks.ones' scope).
     Counts are rounded up (ceil), as open_lth does.  `seed` drives method="random".
     """
     _check_choice(strategy, STRATEGIES, "pruning strategy")
     _check_choice(granularity, GRANULARITIES, "pruning granularity")
     _check_choice(method, METHODS, "pruning method")
-    layers = prunable_layers(model)
-    masks._check(layers)
+    layers = masks._layers(model)
     units = OrderedDict((name, _units(layer, masks[name], granularity))
                         for name, layer in layers.items())
 
-    # 1) how many units each layer loses (decided by magnitude in both methods)
-    if strategy == "layerwise":
+    # 1) how many units each group loses (decided by magnitude in both methods); a group
+    # is a layer, or for `componentwise` one component matrix (R, I, J or K) of a layer
+    groups = OrderedDict((name, _groups(layers[name], score.size, size, strategy))
+                         for name, (score, alive, size) in units.items())
+    if strategy == "global":
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"global pruning fraction must be in [0, 1], got {fraction}")
+        counts = OrderedDict((name, [n]) for name, n in _global_counts(units, fraction).items())
+    else:
         if rates is None:
             rates = layerwise_rates(model)
         missing = [n for n in layers if n not in rates]
         if missing:
-            raise ValueError(f"layerwise pruning: no rate for layers {missing}")
+            raise ValueError(f"{strategy} pruning: no rate for layers {missing}")
         counts = OrderedDict()
         for name, (score, alive, size) in units.items():
-            rate = rates[name]
-            if not 0 <= rate <= 1:
-                raise ValueError(f"pruning rate for {name} must be in [0, 1], got {rate}")
-            counts[name] = math.ceil(rate * int(alive.sum()))
-    else:
-        if not 0 <= fraction <= 1:
-            raise ValueError(f"global pruning fraction must be in [0, 1], got {fraction}")
-        counts = _global_counts(units, fraction)
+            if not 0 <= rates[name] <= 1:
+                raise ValueError(f"pruning rate for {name} must be in [0, 1], got "
+                                 f"{rates[name]}")
+            counts[name] = [math.ceil(rates[name] * int(alive[a:b].sum()))
+                            for a, b in groups[name]]
 
     # 2) which units: the smallest, or random ones in the same numbers
     rng = np.random.default_rng(seed) if method == "random" else None
     new = OrderedDict()
     for name, (score, alive, size) in units.items():
         alive = alive.copy()
-        alive[_smallest(score, alive, counts[name], rng)] = False
+        for (a, b), count in zip(groups[name], counts[name]):
+            alive[a + _smallest(score[a:b], alive[a:b], count, rng)] = False
         new[name] = _unit_mask_to_weight_mask(alive, layers[name], size) & masks[name]
     return Masks(new)
+
+
+def _groups(layer, n_units, unit_size, strategy):
+    """Index ranges of the flattened units that are ranked separately."""
+    if strategy == "componentwise" and unit_size == 1 and _is_quaternion(layer):
+        per = n_units // 4  # component-major: R entries, then I, J, K
+        return [(c * per, (c + 1) * per) for c in range(4)]
+    return [(0, n_units)]
 
 
 def _global_counts(units, fraction):

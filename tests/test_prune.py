@@ -151,3 +151,36 @@ def test_fully_quaternion_lenet_pads_to_12_classes():
     out = model(hp.tensor(np.zeros((2, 784), dtype=np.float32)))
     assert out.shape == (2, 12)
     assert isinstance(model[4], nn.QLinear)
+
+
+def test_qkv_scope_prunes_only_the_attention_projections():
+    hp.manual_seed(6)
+    model = nn.Sequential(nn.QLinear(8, 16), nn.QMultiHeadAttention(16, 2), nn.Linear(16, 4))
+    masks = prune.Masks.ones(model, scope="qkv")
+    assert list(masks) == ["1.q_proj", "1.k_proj", "1.v_proj"]
+    rates = prune.layerwise_rates(model, rate=0.5, scope="qkv")
+    assert set(rates.values()) == {0.5}  # no output-layer rate: the output is out of scope
+    new = prune.prune(model, masks, "layerwise", rates=rates)
+    assert all(m.mean() == 0.5 for m in new.masks.values())
+    before = model[0].weight.numpy().copy()
+    new.apply(model)
+    np.testing.assert_array_equal(model[0].weight.numpy(), before)  # untouched
+    with pytest.raises(ValueError, match="unknown pruning scope 'mlp'"):
+        prune.Masks.ones(model, scope="mlp")
+
+
+def test_componentwise_ranks_each_component_matrix_on_its_own():
+    """Algorithm 1: each of R, I, J, K loses the same fraction of its own weights."""
+    layer = nn.QLinear(8, 8)
+    w = np.zeros((4, 2, 2), dtype=np.float32)
+    w[0] = [[10, 11], [12, 13]]      # R: all large
+    w[1] = [[0.1, 0.2], [0.3, 0.4]]  # I: all small
+    w[2] = [[1, 2], [3, 4]]
+    w[3] = [[5, 6], [7, 8]]
+    layer.weight.data[...] = w
+    model = nn.Sequential(layer)
+    comp = prune.prune(model, prune.Masks.ones(model), "componentwise", rates={"0": 0.5})
+    assert (comp["0"].reshape(4, -1).sum(1) == 2).all()   # 2 of 4 kept in every matrix
+    assert comp["0"][0].tolist() == [[False, False], [True, True]]
+    layered = prune.prune(model, prune.Masks.ones(model), "layerwise", rates={"0": 0.5})
+    assert not layered["0"][1].any() and layered["0"][0].all()  # layer-wise empties I
