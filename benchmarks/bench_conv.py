@@ -137,6 +137,7 @@ def bench_step(steps):
 
 
 def main(argv=None):
+    hp.backend.tune_allocator()  # as the hyperprune command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--steps", type=int, default=8)

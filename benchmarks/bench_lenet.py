@@ -31,6 +31,7 @@ def setup(algebra, rng):
 
 
 def main(argv=None):
+    hp.backend.tune_allocator()  # as the hyperprune command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--inner", type=int, default=50)

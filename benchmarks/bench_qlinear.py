@@ -31,6 +31,7 @@ def time_once(layer, x, g, inner):
 
 
 def main(argv=None):
+    hp.backend.tune_allocator()  # as the hyperprune command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=30)

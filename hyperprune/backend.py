@@ -177,6 +177,27 @@ def check_index_range(index, size, what):
         raise IndexError(f"{what}: index {bad} is out of range for size {size}")
 
 
+def tune_allocator():
+    """Keep freed memory for reuse instead of returning it to the OS (glibc only).
+
+    By default glibc gives every large freed block back to the kernel and NumPy's next
+    temporary of that size faults it in again, page by page: in a training loop that can
+    cost more than the arithmetic (a GELU backward on (768, 512) took 5.6 ms instead of
+    0.55 ms here).  This raises glibc's mmap and trim thresholds (mallopt) so blocks up to
+    32 MB are recycled.  The command line calls it; a library import does not (it changes
+    the whole process).  Returns False where it does not apply (not glibc).
+    """
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return mallopt(m_trim_threshold, 1 << 30) == 1 and mallopt(m_mmap_threshold, 1 << 25) == 1
+
+
 def manual_seed(seed):
     """Seed the library's random generator (initialization, dropout, data shuffling)."""
     _rng[0] = np.random.default_rng(seed)

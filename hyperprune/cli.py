@@ -160,6 +160,8 @@ def main(argv=None):
     download.add_argument("--data-dir", default=None)
 
     args = parser.parse_args(argv)
+    from . import backend
+    backend.tune_allocator()  # recycle NumPy's big temporaries (see its docstring)
     try:
         if args.command is None:
             return main_job(args)

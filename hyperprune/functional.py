@@ -196,15 +196,30 @@ class GELU(Function):
     """
 
     def forward(self, x):
-        x3 = x * x * x
-        t = _get_xp(x).tanh(_GELU_C * (x + 0.044715 * x3))
+        u = x * x                      # in-place steps: two temporaries instead of six
+        u *= 0.044715
+        u += 1
+        u *= x                         # x + 0.044715 x^3
+        u *= _GELU_C
+        t = _get_xp(x).tanh(u)
         self.x, self.t = x, t
-        return 0.5 * x * (1 + t)
+        y = t + 1
+        y *= x
+        y *= 0.5
+        return y
 
     def backward(self, g):
         x, t = self.x, self.t
-        du = _GELU_C * (1 + (3 * 0.044715) * (x * x))
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        d = x * x
+        d *= 3 * 0.044715 * _GELU_C
+        d += _GELU_C                   # c (1 + 3 * 0.044715 x^2)
+        d *= x
+        d *= 1 - t * t                 # x (1 - t^2) du/dx
+        d += t
+        d += 1
+        d *= 0.5
+        d *= g
+        return d
 
 
 def neg(x):

@@ -1,4 +1,5 @@
-"""Optimizers: SGD (momentum, Nesterov, weight decay), Adam and AdamW.
+"""Optimizers: SGD (momentum, Nesterov, weight decay), Adam and AdamW; clip_grad_norm_,
+decay_groups (nanoGPT's AdamW groups); CosineSchedule (from hyperprune.schedule).
 
 Same names, arguments and update rules as torch.optim.  Every update happens in place on
 the parameter arrays and on the optimizer's own state (no new arrays per step beyond one
@@ -13,6 +14,7 @@ import numpy as np
 
 from . import backend
 from .autograd import Tensor
+from .schedule import CosineSchedule  # noqa: F401  (re-exported: hp.optim.CosineSchedule)
 
 
 class Optimizer:
@@ -199,3 +201,30 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)
+
+
+def clip_grad_norm_(parameters, max_norm):
+    """As torch.nn.utils.clip_grad_norm_: n = the global L2 norm of all the gradients;
+    each grad is scaled in place by min(1, max_norm / (n + 1e-6)).  Returns n (a float)."""
+    parameters = [parameters] if isinstance(parameters, Tensor) else parameters
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    squares = sum((g * g).sum(dtype=np.float64) for g in grads)   # one device scalar
+    norm = math.sqrt(float(backend.to_numpy(squares)))
+    coef = max_norm / (norm + 1e-6)
+    if not coef >= 1:  # also a nan norm: the grads become nan, as with PyTorch
+        for g in grads:
+            g *= coef
+    return norm
+
+
+def decay_groups(model, weight_decay):
+    """AdamW groups by nanoGPT's rule: parameters with >= 2 axes decay (Linear, embedding
+    and quaternion (4, out, in) weights, a ViT's class and position embeddings), 1-D ones
+    (biases, LayerNorm weights) do not.  AdamW(decay_groups(model, 0.1), lr=1e-3)."""
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]

@@ -183,7 +183,8 @@ class ScaledDotProductAttention(Function):
         self.p = s
         self.pd = s if self.mask is None else s * self.mask      # P'
         self.q, self.k, self.v = q, k, v
-        return self.pd @ v
+        self.y = self.pd @ v
+        return self.y
 
     def backward(self, g):
         need_q, need_k, need_v = self.needs_input_grad
@@ -195,7 +196,9 @@ class ScaledDotProductAttention(Function):
             ds = g @ self.v.swapaxes(-1, -2)                       # dL/dP'
             if self.mask is not None:
                 ds *= self.mask                                    # dL/dP
-            ds -= (ds * p).sum(axis=-1, keepdims=True)
+            # rowsum(dL/dP * P) = sum_s (g . v_s) P'_s = g . y: a (..., T) sum over D
+            # instead of a (..., T, S) temporary
+            ds -= (g * self.y).sum(axis=-1, keepdims=True)
             ds *= p
             ds *= self.scale                                       # dL/dS_ * scale
             if need_q:

@@ -140,7 +140,7 @@ def test_masks_save_load_and_errors(tmp_path):
 def test_model_registry_errors_list_the_choices():
     with pytest.raises(ValueError,
                        match="unknown model 'lenet5': expected one of conv2, conv4, conv6, "
-                             "lenet_300_100"):
+                             "gpt_char, lenet_300_100, vit"):
         get_model("lenet5")
     with pytest.raises(ValueError, match="unknown algebra 'octonion': expected one of real"):
         get_model("lenet_300_100", "octonion")

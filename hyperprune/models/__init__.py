@@ -1,8 +1,11 @@
 """Model families, one readable file each, and a registry for the command line."""
 from .conv import conv2, conv4, conv6
+from .gpt import GPT, GPTConfig, generate, gpt_char
 from .lenet import lenet_300_100
+from .vit import ViT, vit
 
-MODELS = {"lenet_300_100": lenet_300_100, "conv2": conv2, "conv4": conv4, "conv6": conv6}
+MODELS = {"lenet_300_100": lenet_300_100, "conv2": conv2, "conv4": conv4, "conv6": conv6,
+          "gpt_char": gpt_char, "vit": vit}
 ALGEBRAS = ("real", "quaternion")
 
 
@@ -15,4 +18,5 @@ def get_model(name, algebra="real", **options):
     return MODELS[name](algebra, **options)
 
 
-__all__ = ["get_model", "lenet_300_100", "conv2", "conv4", "conv6", "MODELS", "ALGEBRAS"]
+__all__ = ["get_model", "lenet_300_100", "conv2", "conv4", "conv6", "gpt_char", "vit",
+           "GPT", "GPTConfig", "ViT", "generate", "MODELS", "ALGEBRAS"]
