@@ -19,21 +19,24 @@ from . import __version__
 def _add_lottery_arguments(p):
     from .lottery import CONTROLS, OPTIMIZERS, PRESETS, LotteryConfig
     from .models import ALGEBRAS, MODELS
-    from .prune import GRANULARITIES, STRATEGIES
+    from .prune import GRANULARITIES, SCOPES, STRATEGIES
 
     d = LotteryConfig()
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="a protocol's settings (explicit options override them): "
                         "frankle = layer-wise 20%%/output 10%%, 50K iterations, Adam 1.2e-3, "
                         "batch 60; iqbal_mishra = global 20%%; quick = the main job's "
-                        "few-minute run")
+                        "few-minute run; frankle_conv2/4/6 = Conv-n on CIFAR-10; gpt_char = "
+                        "nanoGPT's CPU shakespeare_char, QKV pruned 50%% per round")
     p.add_argument("--run-dir", required=True, help="where the run lives (resumes if it exists)")
     p.add_argument("--model", choices=sorted(MODELS))
     p.add_argument("--algebra", choices=ALGEBRAS)
     p.add_argument("--fully-quaternion", action="store_true", default=None,
                    help="quaternion output layer with dummy classes")
-    p.add_argument("--dataset", choices=["auto", "mnist", "cifar10", "cifar100"],
-                   help="default: mnist for lenet_300_100, cifar10 for conv2/4/6")
+    p.add_argument("--dataset", choices=["auto", "mnist", "cifar10", "cifar100",
+                                         "shakespeare_char"],
+                   help="default: mnist for lenet_300_100, shakespeare_char for gpt_char, "
+                        "cifar10 for conv2/4/6 and vit")
     p.add_argument("--width", type=float, help="Conv-n: channel multiplier (default 1.0)")
     p.add_argument("--first-layer", choices=["real", "quaternion"],
                    help="Conv-n quaternion: the first convolution (default quaternion, on "
@@ -43,6 +46,8 @@ def _add_lottery_arguments(p):
     p.add_argument("--augment", action="store_true", default=None,
                    help="CIFAR: random crops (4-pixel padding) and horizontal flips")
     p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--scope", choices=SCOPES,
+                   help="which layers are pruned: all (default) or only attention q/k/v")
     p.add_argument("--granularity", choices=GRANULARITIES)
     p.add_argument("--rate", type=float, help=f"layer-wise rate (default {d.rate})")
     p.add_argument("--output-rate", type=float,
@@ -54,7 +59,18 @@ def _add_lottery_arguments(p):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float)
+    p.add_argument("--beta2", type=float)
     p.add_argument("--weight-decay", type=float)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    p.add_argument("--warmup-iters", type=int)
+    p.add_argument("--min-lr", type=float)
+    p.add_argument("--grad-clip", type=float)
+    for name in ("block-size", "n-layer", "n-head", "n-embd", "mlp-dim", "eval-iters"):
+        p.add_argument(f"--{name}", type=int, help="transformers (see --preset gpt_char)")
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--quaternion-mlp", action="store_true", default=None)
+    p.add_argument("--fused-qkv", action="store_true", default=None,
+                   help="quaternion transformers: qytorch's fused QKV layout")
     p.add_argument("--rewind-iteration", type=int)
     p.add_argument("--eval-every", type=int)
     p.add_argument("--validation", type=int)

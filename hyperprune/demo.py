@@ -10,7 +10,6 @@ LeNet settings).  Prints the parameter counts and the test accuracy of each.
 import argparse
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from . import backend, datasets, functional as F, nn, optim

@@ -25,6 +25,7 @@ import csv
 import dataclasses
 import io as _io
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -33,11 +34,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, backend, functional as F, io, models, optim, prune, tasks
-from .autograd import no_grad, tensor
+from . import __version__, backend, io, models, prune, tasks
+from .schedule import CosineSchedule
+from .train import evaluate, make_optimizer, train_step
 
 CONTROLS = ("none", "reinit", "random_pruning")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -52,7 +55,17 @@ class LotteryConfig:
     first_layer: str = ""                 # Conv-n quaternion: "quaternion" (default) | "real"
     encoding: str = "rgb_gray"            # quaternion input: rgb_gray | zero_rgb
     augment: bool = False                 # CIFAR: random crops and flips
-    strategy: str = "layerwise"           # layerwise | global
+    block_size: int = 64                  # gpt_char: context length
+    n_layer: int = 4                      # transformers: depth
+    n_head: int = 4                       #               heads
+    n_embd: int = 128                     #               width
+    mlp_dim: int = 512                    # vit: MLP width (gpt_char uses 4 x n_embd)
+    dropout: float = 0.0
+    quaternion_mlp: bool = False          # quaternion transformers: QLinear MLP too
+    fused_qkv: bool = False               # quaternion transformers: qytorch's QKV layout
+    eval_iters: int = 20                  # text: validation batches per evaluation
+    scope: str = "all"                    # all | qkv: which layers are pruned
+    strategy: str = "layerwise"           # layerwise | global | componentwise
     rate: float = 0.2                     # layerwise: fully connected layers
     output_rate: float = 0.1              # layerwise: the output layer
     conv_rate: float = 0.1                # layerwise: convolutions
@@ -61,10 +74,15 @@ class LotteryConfig:
     levels: int = 18                      # pruning rounds; levels 0..levels are trained
     iterations: int = 50000               # training iterations per level
     batch_size: int = 60
-    optimizer: str = "adam"
+    optimizer: str = "adam"               # adam | adamw (nanoGPT's decay groups) | sgd
     lr: float = 1.2e-3
+    beta2: float = 0.999                  # adam, adamw
     momentum: float = 0.9                 # sgd only
     weight_decay: float = 0.0
+    lr_schedule: str = "constant"         # constant | cosine (linear warmup, then decay)
+    warmup_iters: int = 0
+    min_lr: float = 0.0                   # cosine: the final learning rate
+    grad_clip: float = 0.0                # > 0: clip the global gradient norm
     rewind_iteration: int = 0             # 0: reset to θ0 (Frankle & Carbin 2019)
     eval_every: int = 100
     validation: int = 5000
@@ -85,6 +103,8 @@ class LotteryConfig:
         prune._check_choice(self.granularity, prune.GRANULARITIES, "pruning granularity")
         prune._check_choice(self.control, CONTROLS, "control")
         prune._check_choice(self.optimizer, OPTIMIZERS, "optimizer")
+        prune._check_choice(self.lr_schedule, SCHEDULES, "learning-rate schedule")
+        prune._check_choice(self.scope, prune.SCOPES, "pruning scope")
         if self.control == "reinit" and not self.masks_from:
             raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
         for name in ("levels", "rewind_iteration", "train_subset"):
@@ -93,6 +113,9 @@ class LotteryConfig:
         for name in ("iterations", "batch_size", "eval_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr_schedule == "cosine" and not 0 <= self.warmup_iters <= self.iterations:
+            raise ValueError(f"warmup_iters ({self.warmup_iters}) must be within the "
+                             f"{self.iterations} iterations of a level")
         if self.rewind_iteration >= self.iterations:
             raise ValueError("rewind_iteration must be smaller than iterations")
         return self
@@ -121,45 +144,14 @@ PRESETS = {
     "frankle_conv6": dict(model="conv6", strategy="layerwise", conv_rate=0.15, rate=0.2,
                           output_rate=0.1, iterations=30000, batch_size=60, lr=3e-4,
                           eval_every=100),
+    # nanoGPT's README CPU configuration of shakespeare_char, pruned as "Transformers at
+    # a Fraction": each component matrix of W_Q, W_K, W_V loses half per round
+    "gpt_char": dict(model="gpt_char", block_size=64, n_layer=4, n_head=4, n_embd=128,
+                     batch_size=12, iterations=2000, optimizer="adamw", lr=1e-3, beta2=0.99,
+                     weight_decay=0.1, lr_schedule="cosine", warmup_iters=100, min_lr=1e-4,
+                     grad_clip=1.0, eval_every=250, eval_iters=20, scope="qkv",
+                     strategy="componentwise", rate=0.5, levels=7),
 }
-
-
-# ------------------------------------------------------------------------- training
-def evaluate(model, x, y, batch_size=5000, prepare=None):
-    """(mean cross-entropy, accuracy) of `model` on arrays x, y, without a graph.
-    `prepare` transforms each chunk of inputs first (e.g. a quaternion input encoding)."""
-    was_training = model.training
-    model.eval()
-    total_loss, correct = 0.0, 0
-    with no_grad():
-        for i in range(0, len(y), batch_size):
-            xb = x[i:i + batch_size] if prepare is None else prepare(x[i:i + batch_size])
-            xb, yb = tensor(xb), tensor(y[i:i + batch_size])
-            logits = model(xb)
-            total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
-    model.train(was_training)
-    return total_loss / len(y), correct / len(y)
-
-
-def train_step(model, opt, masks, xb, yb):
-    """One masked optimizer step; returns the loss (a Tensor)."""
-    loss = F.cross_entropy(model(tensor(xb)), tensor(yb))
-    opt.zero_grad()
-    loss.backward()
-    if masks is not None:
-        masks.apply_to_grads(model)
-    opt.step()
-    if masks is not None:
-        masks.apply(model)
-    return loss
-
-
-def make_optimizer(config, model):
-    if config.optimizer == "adam":
-        return optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                     weight_decay=config.weight_decay)
 
 
 build_model = tasks.build_model
@@ -230,7 +222,7 @@ class LotteryRun:
                                         f"run in {cfg.masks_from} finished level {level}?)")
             return prune.Masks.load(source)
         if level == 0:
-            return prune.Masks.ones(model)
+            return prune.Masks.ones(model, cfg.scope)
         path = self.mask_path(level)
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: level {level - 1} did not finish")
@@ -270,11 +262,17 @@ class LotteryRun:
         if not dense:
             masks.apply(model)
         stream = data.batches(cfg.seed, iteration, cfg.batch_size)
+        schedule = None
+        if cfg.lr_schedule == "cosine":
+            schedule = CosineSchedule(opt, cfg.lr, cfg.min_lr, cfg.warmup_iters,
+                                      cfg.iterations)
         bar = tqdm(total=cfg.iterations, initial=iteration, disable=self.quiet, leave=False,
                    desc=f"level {level:2d} Pm {masks.density():6.2%}", file=sys.stderr)
         while iteration < cfg.iterations:
             xb, yb = next(stream)
-            loss = train_step(model, opt, masks_or_none, xb, yb)
+            if schedule is not None:  # a function of the iteration: resumes exactly
+                schedule.set(iteration)
+            loss = train_step(model, opt, masks_or_none, xb, yb, cfg.grad_clip)
             window[0] += loss.item()
             window[1] += 1
             iteration += 1
@@ -292,18 +290,20 @@ class LotteryRun:
         bar.close()
         summary = self._summarize(level, masks, curve, real_total,
                                   time.time() - start_time)
+        histogram = prune.surviving_weight_histogram(model, masks)
         # order matters for resumption: the next mask first, then the level's record (the
         # mask after the last level too, so a finished run can be extended with --levels)
         if cfg.control != "reinit":
             method = "random" if cfg.control == "random_pruning" else "magnitude"
-            rates = prune.layerwise_rates(model, cfg.rate, cfg.output_rate, cfg.conv_rate)
+            rates = prune.layerwise_rates(model, cfg.rate, cfg.output_rate, cfg.conv_rate,
+                                          cfg.scope)
             nxt = prune.prune(model, masks, cfg.strategy, rates, cfg.fraction,
                               cfg.granularity, method, seed=cfg.seed * 1000 + level)
             nxt.save(self.mask_path(level + 1))
         if level == 0 or not self.mask_path(level).exists():
             masks.save(self.mask_path(level))
-        io.save_json(self.level_path(level), {"summary": summary, "curve": curve},
-                     compact=True)
+        io.save_json(self.level_path(level), {"summary": summary, "curve": curve,
+                                              "histogram": histogram}, compact=True)
         self._path("checkpoint.npz").unlink(missing_ok=True)
         self._write_metrics()
         return summary
@@ -328,13 +328,17 @@ class LotteryRun:
         best = min(curve, key=lambda p: p["val_loss"])
         last = curve[-1]
         report = prune.sparsity_report(masks, real_total)
-        return dict(level=level, weights_remaining=report["weights_remaining"],
-                    pm=report["pm"], pm_of_real=report["pm_of_real"],
-                    early_stop_iteration=best["iteration"], early_stop_val_loss=best["val_loss"],
-                    early_stop_val_acc=best["val_acc"], early_stop_test_acc=best["test_acc"],
-                    final_val_loss=last["val_loss"], final_val_acc=last["val_acc"],
-                    final_test_acc=last["test_acc"], final_test_loss=last["test_loss"],
-                    seconds=round(seconds, 1))
+        summary = dict(level=level, weights_remaining=report["weights_remaining"],
+                       pm=report["pm"], pm_of_real=report["pm_of_real"],
+                       early_stop_iteration=best["iteration"],
+                       early_stop_val_loss=best["val_loss"], early_stop_val_acc=best["val_acc"],
+                       early_stop_test_acc=best["test_acc"], final_val_loss=last["val_loss"],
+                       final_val_acc=last["val_acc"], final_test_acc=last["test_acc"],
+                       final_test_loss=last["test_loss"], seconds=round(seconds, 1))
+        if self.config.dataset == "shakespeare_char":  # perplexity = exp(validation loss)
+            summary["early_stop_val_perplexity"] = math.exp(best["val_loss"])
+            summary["final_val_perplexity"] = math.exp(last["val_loss"])
+        return summary
 
     # ----------------------------------------------------------------- checkpoints
     def _save_checkpoint(self, level, model, opt, iteration, curve, window):
@@ -384,7 +388,7 @@ class LotteryRun:
 SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_iteration",
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
                   "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
-                  "seconds")
+                  "early_stop_val_perplexity", "final_val_perplexity", "seconds")
 
 
 CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc")

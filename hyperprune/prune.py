@@ -288,3 +288,14 @@ def sparsity_report(masks, reference_total=None):
     if reference_total:
         report["pm_of_real"] = kept / reference_total
     return report
+
+
+def surviving_weight_histogram(model, masks, bins=80):
+    """Histogram of the weights that survive in the pruned layers (the paper's weight
+    distribution figures): {"edges": [...], "counts": [...]}, symmetric about 0."""
+    values = [backend.to_numpy(layer.weight.data)[masks[name]]
+              for name, layer in masks._layers(model).items()]
+    values = np.concatenate(values) if values else np.zeros(0)
+    limit = float(np.abs(values).max()) if values.size else 1.0
+    counts, edges = np.histogram(values, bins=bins, range=(-limit, limit))
+    return {"edges": edges.tolist(), "counts": counts.tolist()}

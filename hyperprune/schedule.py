@@ -48,6 +48,12 @@ class CosineSchedule:
         for group in self.optimizer.param_groups:
             group["lr"] = self.last_lr
 
+    def set(self, iteration):
+        """Jump to `iteration` and set its learning rate (what a resumed run needs)."""
+        self.iteration = int(iteration)
+        self._apply()
+        return self.last_lr
+
     def step(self):
         """Advance one iteration and set its learning rate in every group; returns it."""
         self.iteration += 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import cifar, functional as F, lottery, optim, prune
+from hyperprune import cifar, lottery, optim, prune
 from hyperprune.lottery import LotteryConfig, LotteryRun
 from hyperprune.models import conv2
 

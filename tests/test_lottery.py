@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-import hyperprune as hp
 from hyperprune import cli, lottery, prune
 from hyperprune.lottery import LotteryConfig, LotteryRun
 

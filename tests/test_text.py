@@ -4,7 +4,6 @@ The corpus is read once from the committed data/tinyshakespeare/input.txt (modul
 fixtures); corrupted or missing copies live in tmp_path.  Nothing touches the network.
 """
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np

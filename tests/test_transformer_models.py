@@ -321,3 +321,26 @@ def test_decay_groups_follow_nanogpts_rule():
     decay = {id(p) for p in optim.decay_groups(model, 0.1)[0]["params"]}
     assert id(model.wte.weight) in decay and id(model.h[0].attn.q_proj.weight) in decay
     assert id(model.h[0].ln_1.weight) not in decay and id(model.lm_head.weight) in decay
+
+
+def test_gpt_lottery_prunes_only_qkv_componentwise(tmp_path):
+    """A tiny gpt_char lottery as in "Transformers at a Fraction": W_Q, W_K, W_V lose half
+    of each component matrix per round; everything else stays dense."""
+    from hyperprune import prune
+    from hyperprune.lottery import PRESETS, LotteryConfig, LotteryRun
+    config = LotteryConfig(**{**PRESETS["gpt_char"], "algebra": "quaternion", "n_layer": 1,
+                              "n_head": 2, "n_embd": 16, "block_size": 16, "batch_size": 4,
+                              "iterations": 6, "warmup_iters": 2, "eval_every": 3,
+                              "eval_iters": 2, "levels": 1})
+    summaries = LotteryRun(config, tmp_path, quiet=True).run()
+    assert [s["pm"] for s in summaries] == [1.0, 0.5]
+    assert summaries[0]["pm_of_real"] == 0.25  # of the real model's Q/K/V weights
+    assert summaries[1]["final_val_perplexity"] > 1
+    mask = prune.Masks.load(tmp_path / "masks" / "level_01.npz")
+    assert sorted(mask) == ["h.0.attn.k_proj", "h.0.attn.q_proj",
+                            "h.0.attn.v_proj"]
+    for m in mask.masks.values():   # each component matrix keeps exactly half
+        assert (m.reshape(4, -1).mean(axis=1) == 0.5).all()
+    import json
+    record = json.loads((tmp_path / "levels" / "level_01.json").read_text())
+    assert sum(record["histogram"]["counts"]) == sum(int(m.sum()) for m in mask.masks.values())
