@@ -115,6 +115,9 @@ def plot_command(args):
     from .plots import lottery_figure
     out = lottery_figure(args.run_dirs, args.out, args.title)
     print(f"figure: {out}")
+    if args.histograms:
+        from .plots import histogram_figure
+        print(f"histograms: {histogram_figure(args.run_dirs, args.histograms, args.title)}")
     if args.table:
         from . import io
         from .plots import markdown_table
@@ -164,6 +167,8 @@ def main(argv=None):
     plot.add_argument("run_dirs", nargs="+")
     plot.add_argument("-o", "--out", default="lottery.png")
     plot.add_argument("--title", default=None)
+    plot.add_argument("--histograms", default=None,
+                      help="also write the surviving-weight histograms per level to this file")
     plot.add_argument("--table", default=None,
                       help="also write a markdown table (test accuracy at early stop / at "
                            "the end, by weights remaining) to this file")

@@ -57,16 +57,36 @@ def _series(replicates, key):
     return x, values.mean(0), values.min(0), values.max(0)
 
 
-def lottery_figure(paths, out, title=None):
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def _save(fig, out):
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(out)
+    return out
+
+
+def lottery_figure(paths, out, title=None):
+    """Language-model runs (with perplexities) plot validation perplexity instead of
+    test accuracy."""
+    plt = _pyplot()
     groups = load_groups(paths)
+    text = all("final_val_perplexity" in levels[0]
+               for replicates in groups.values() for levels in replicates)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     panels = [("early_stop_test_acc", "test accuracy at early stop (%)", 100),
               ("final_test_acc", "test accuracy at end of training (%)", 100),
               ("early_stop_iteration", "early-stop iteration", 1)]
+    if text:
+        panels[:2] = [("early_stop_val_perplexity", "validation perplexity at early stop", 1),
+                      ("final_val_perplexity", "validation perplexity at end of training", 1)]
     for ax, (key, ylabel, scale) in zip(axes, panels):
         for label, replicates in groups.items():
             x, mean, lo, hi = _series(replicates, key)
@@ -88,21 +108,58 @@ def lottery_figure(paths, out, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=120)
+    out = _save(fig, out)
     plt.close(fig)
-    tmp.replace(out)
+    return out
+
+
+def histogram_figure(paths, out, title=None, max_levels=8):
+    """The distribution of surviving weights in the pruned layers, one row per run and
+    one panel per level (up to `max_levels`, spread over the run), as the transformer
+    paper's weight-distribution figures."""
+    plt = _pyplot()
+    runs = find_runs(paths)
+    records = []
+    for run in runs:
+        config = io.load_json(run / "config.json")["config"]
+        levels = sorted((run / "levels").glob("level_*.json"))
+        pick = np.unique(np.linspace(0, len(levels) - 1, min(max_levels, len(levels)))
+                         .round().astype(int)) if levels else []
+        records.append((run_label(config), [io.load_json(levels[i]) for i in pick]))
+    cols = max(len(r) for _, r in records)
+    fig, axes = plt.subplots(len(records), cols, figsize=(2.4 * cols, 2.0 * len(records)),
+                             squeeze=False)
+    for row, (label, levels) in zip(axes, records):
+        for ax, record in zip(row, levels):
+            hist = record.get("histogram")
+            if hist:
+                edges = np.array(hist["edges"])
+                ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge")
+            s = record["summary"]
+            ax.set_title(f"level {s['level']}: {s['pm'] * 100:.3g}%", fontsize=8)
+            ax.tick_params(labelsize=6)
+        row[0].set_ylabel(label, fontsize=8)
+        for ax in row[len(levels):]:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = _save(fig, out)
+    plt.close(fig)
     return out
 
 
 def markdown_table(paths, targets=(100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)):
     """A markdown table: one row per x position (weights remaining, % of the real model);
     each run group contributes the level nearest to it (within 15%), as test accuracy at
-    the early-stop iteration / at the end of training (%), averaged over replicates."""
+    the early-stop iteration / at the end of training (%) -- validation perplexity for
+    language models -- averaged over replicates."""
     groups = load_groups(paths)
     names = list(groups)
+    text = all("final_val_perplexity" in levels[0]
+               for replicates in groups.values() for levels in replicates)
+    keys, scale = (("early_stop_val_perplexity", "final_val_perplexity"), 1) if text else \
+        (("early_stop_test_acc", "final_test_acc"), 100)
     lines = ["| weights remaining (% of real) | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]
     for target in targets:
@@ -113,8 +170,7 @@ def markdown_table(paths, targets=(100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1
                 cells.append("—")
                 continue
             mean = lambda key: sum(p[key] for p in picks) / len(picks)  # noqa: E731
-            cells.append(f"{mean('early_stop_test_acc') * 100:.2f} / "
-                         f"{mean('final_test_acc') * 100:.2f} "
+            cells.append(f"{mean(keys[0]) * scale:.2f} / {mean(keys[1]) * scale:.2f} "
                          f"(level {picks[0]['level']}, {picks[0]['pm_of_real'] * 100:.2f}%)")
         if any(c != "—" for c in cells):
             lines.append(f"| {target:g} | " + " | ".join(cells) + " |")

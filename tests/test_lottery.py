@@ -134,8 +134,13 @@ def test_cli_lottery_and_plot(tmp_path, capsys):
             "20", "--eval-every", "10", "--train-subset", "300", "--validation", "300",
             "--quiet"]
     assert cli.main(args) == 0
-    assert cli.main(["plot", str(tmp_path / "r"), "-o", str(tmp_path / "fig.png")]) == 0
+    assert cli.main(["plot", str(tmp_path / "r"), "-o", str(tmp_path / "fig.png"),
+                     "--histograms", str(tmp_path / "hist.png"),
+                     "--table", str(tmp_path / "table.md")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 10_000
+    assert (tmp_path / "hist.png").stat().st_size > 5_000
+    table = (tmp_path / "table.md").read_text()
+    assert table.startswith("| weights remaining (% of real) | real layerwise |")
     with pytest.raises(SystemExit):
         cli.main(["lottery", "--run-dir", str(tmp_path / "x"), "--strategy", "l1"])
     err = capsys.readouterr().err
