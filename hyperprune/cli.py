@@ -111,6 +111,17 @@ def lottery_command(args):
     return 0
 
 
+def _percentages(text):
+    """'100,50,25' -> [100.0, 50.0, 25.0]; argparse reports a bad list clearly."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated percentages, got {text!r}")
+    if not all(0 < v <= 100 for v in values):
+        raise argparse.ArgumentTypeError(f"percentages must be in (0, 100], got {text!r}")
+    return values
+
+
 def plot_command(args):
     from .plots import lottery_figure
     out = lottery_figure(args.run_dirs, args.out, args.title)
@@ -121,7 +132,7 @@ def plot_command(args):
     if args.table:
         from . import io
         from .plots import markdown_table
-        io.save_text(args.table, markdown_table(args.run_dirs))
+        io.save_text(args.table, markdown_table(args.run_dirs, args.targets))
         print(f"table: {args.table}")
     return 0
 
@@ -169,6 +180,9 @@ def main(argv=None):
     plot.add_argument("--title", default=None)
     plot.add_argument("--histograms", default=None,
                       help="also write the surviving-weight histograms per level to this file")
+    plot.add_argument("--targets", default=None, type=_percentages,
+                      help="the table's rows: weights remaining in %% of the real model, "
+                           "comma-separated (default: the LeNet figures' labels)")
     plot.add_argument("--table", default=None,
                       help="also write a markdown table (test accuracy at early stop / at "
                            "the end, by weights remaining) to this file")

@@ -149,11 +149,15 @@ def histogram_figure(paths, out, title=None, max_levels=8):
     return out
 
 
-def markdown_table(paths, targets=(100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)):
+LENET_TARGETS = (100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)
+
+
+def markdown_table(paths, targets=None):
     """A markdown table: one row per x position (weights remaining, % of the real model);
     each run group contributes the level nearest to it (within 15%), as test accuracy at
     the early-stop iteration / at the end of training (%) -- validation perplexity for
     language models -- averaged over replicates."""
+    targets = LENET_TARGETS if targets is None else targets
     groups = load_groups(paths)
     names = list(groups)
     text = all("final_val_perplexity" in levels[0]

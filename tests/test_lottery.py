@@ -141,6 +141,13 @@ def test_cli_lottery_and_plot(tmp_path, capsys):
     assert (tmp_path / "hist.png").stat().st_size > 5_000
     table = (tmp_path / "table.md").read_text()
     assert table.startswith("| weights remaining (% of real) | real layerwise |")
+    assert "\n| 100 |" in table and "\n| 80 |" not in table   # LeNet labels: no 80% row
+    assert cli.main(["plot", str(tmp_path / "r"), "-o", str(tmp_path / "fig.png"),
+                     "--targets", "100,80", "--table", str(tmp_path / "table.md")]) == 0
+    assert "\n| 80 | " in (tmp_path / "table.md").read_text()      # level 1: Pm 80.0%
+    with pytest.raises(SystemExit):
+        cli.main(["plot", str(tmp_path / "r"), "--targets", "100,half"])
+    assert "expected comma-separated percentages" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["lottery", "--run-dir", str(tmp_path / "x"), "--strategy", "l1"])
     err = capsys.readouterr().err

@@ -4,6 +4,7 @@
 # component matrix of W_Q, W_K, W_V (L1 magnitude), until under 1% remains.
 #
 #   bash results/gpt_char/reproduce.sh            # three runs in parallel, resumable
+#   ONLY="quaternion quaternion_fused_qkv" bash results/gpt_char/reproduce.sh   # some, in turn
 #
 # Training per level is nanoGPT's README CPU configuration of shakespeare_char: 4 layers,
 # 4 heads, width 128, context 64, batch 12, 2,000 iterations, AdamW (lr 1e-3, betas 0.9 /
@@ -25,10 +26,20 @@ run() {  # run NAME ALGEBRA [extra options]
       --quiet "$@" > "$OUT/$name.log" 2>&1
 }
 
-run real real & a=$!
-run quaternion quaternion & b=$!
-run quaternion_fused_qkv quaternion --fused-qkv & c=$!
-wait $a $b $c
+if [ -n "${ONLY:-}" ]; then   # ONLY="real quaternion": just these runs, then the figure
+  for name in $ONLY; do
+    case $name in
+      quaternion_fused_qkv) run "$name" quaternion --fused-qkv ;;
+      *) run "$name" "$name" ;;
+    esac
+  done
+else
+  run real real & a=$!
+  run quaternion quaternion & b=$!
+  run quaternion_fused_qkv quaternion --fused-qkv & c=$!
+  wait $a $b $c
+fi
 
 $HP plot "$OUT" -o "$OUT/gpt_char.png" --table "$OUT/gpt_char.md" \
+    --histograms "$OUT/gpt_char_histograms.png" --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2 \
     --title "gpt_char, tiny Shakespeare: Q/K/V pruned 50% per round (componentwise), reset to θ0"
