@@ -389,8 +389,6 @@ SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
                   "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
                   "early_stop_val_perplexity", "final_val_perplexity", "seconds")
-
-
 CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 
 
@@ -403,9 +401,11 @@ def _csv(rows):
 
 
 def _summary_line(s):
+    text = "final_val_perplexity" in s              # language models: loss, not accuracy
+    metric, key = ("val loss", "val_loss") if text else ("test acc", "test_acc")
     return (f"level {s['level']:2d}  Pm {s['pm']:7.2%}  (of real {s['pm_of_real']:7.2%})  "
-            f"early stop {s['early_stop_iteration']:6d}  test acc there "
-            f"{s['early_stop_test_acc']:.4f}, at end {s['final_test_acc']:.4f}  "
+            f"early stop {s['early_stop_iteration']:6d}  {metric} there "
+            f"{s['early_stop_' + key]:.4f}, at end {s['final_' + key]:.4f}  "
             f"[{s['seconds']:.0f} s]")
 
 
