@@ -52,13 +52,12 @@ would not: SeedSequence treats [s, j] and [s, j, 0] alike).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .datasets import DATA_ENV_VAR, data_dir as _resolve_data_dir
+from .datasets import _describe_data_dir, data_dir as _resolve_data_dir
 
 __all__ = [
     "TINY_SHAKESPEARE_FILE",
@@ -92,15 +91,6 @@ TINY_SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/mas
 
 #: Third seed word of evaluation batches ("eval" in ASCII); see the module docstring.
 EVAL_STREAM = 0x6576616C
-
-
-def _describe_data_dir(explicit) -> str:
-    """Say how the data directory was chosen, for error messages."""
-    if explicit is not None:
-        return "given explicitly"
-    if os.environ.get(DATA_ENV_VAR):
-        return f"from ${DATA_ENV_VAR}"
-    return f"the repository default; set ${DATA_ENV_VAR} or pass data_dir to change it"
 
 
 def load_tiny_shakespeare(data_dir=None) -> str:

@@ -7,18 +7,7 @@ import pytest
 import hyperprune as hp
 from hyperprune import conv as C, nn, prune, quaternion
 from hyperprune.hypercomplex import COMPLEX, QUATERNION
-from conftest import host, make
-
-
-def grads_of(out, g, *inputs):
-    """Backward with cotangent g; the host gradients of `inputs` (then cleared)."""
-    for t in inputs:
-        t.grad = None
-    out.backward(hp.tensor(g))
-    grads = [host(t.grad) for t in inputs]
-    for t in inputs:
-        t.grad = None
-    return grads
+from conftest import grads_of, host, make
 
 
 # ------------------------------------------------------------------------- gradchecks

@@ -8,18 +8,7 @@ import hyperprune as hp
 from hyperprune import functional as F, nn
 from hyperprune import transformer as TR
 from hyperprune.hypercomplex import QUATERNION
-from conftest import host, make
-
-
-def grads_of(out, g, *inputs):
-    """Backward with cotangent g; the host gradients of `inputs` (then cleared)."""
-    for t in inputs:
-        t.grad = None
-    out.backward(hp.tensor(g))
-    grads = [host(t.grad) for t in inputs]
-    for t in inputs:
-        t.grad = None
-    return grads
+from conftest import grads_of, host, make
 
 
 def build(cls, *args, **kwargs):
