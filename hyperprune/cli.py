@@ -124,7 +124,7 @@ def _percentages(text):
 
 def plot_command(args):
     from .plots import lottery_figure
-    out = lottery_figure(args.run_dirs, args.out, args.title)
+    out = lottery_figure(args.run_dirs, args.out, args.title, ticks=args.targets)
     print(f"figure: {out}")
     if args.histograms:
         from .plots import histogram_figure
@@ -181,8 +181,9 @@ def main(argv=None):
     plot.add_argument("--histograms", default=None,
                       help="also write the surviving-weight histograms per level to this file")
     plot.add_argument("--targets", default=None, type=_percentages,
-                      help="the table's rows: weights remaining in %% of the real model, "
-                           "comma-separated (default: the LeNet figures' labels)")
+                      help="the table's rows and the figure's x ticks: weights remaining "
+                           "in %% of the real model, comma-separated (default: the LeNet "
+                           "figures' labels)")
     plot.add_argument("--table", default=None,
                       help="also write a markdown table (test accuracy at early stop / at "
                            "the end, by weights remaining) to this file")

@@ -8,6 +8,8 @@ real and quaternion on the same axes:
 x on a log scale, decreasing to the right; runs with the same label (algebra, strategy,
 granularity, control) are replicates: their mean is the line, min/max the band.
 """
+import json
+import textwrap
 from collections import OrderedDict
 from pathlib import Path
 
@@ -20,9 +22,17 @@ def run_label(config):
     parts = [config["algebra"], config["strategy"]]
     if config["algebra"] == "quaternion" and config.get("granularity") == "quaternion":
         parts.append("whole-quaternion")
+    if config.get("fused_qkv"):
+        parts.append("fused QKV (qytorch)")
+    if config.get("quaternion_mlp"):
+        parts.append("quaternion MLP")
     if config.get("control", "none") != "none":
         parts.append(config["control"].replace("_", " "))
     return " ".join(parts)
+
+
+# settings in which the replicates of one experiment may differ
+REPLICATE_FIELDS = ("seed", "levels", "checkpoint_every", "masks_from")
 
 
 def find_runs(paths):
@@ -40,11 +50,21 @@ def find_runs(paths):
 
 
 def load_groups(paths):
-    """OrderedDict label -> list of per-replicate level summaries."""
-    groups = OrderedDict()
+    """OrderedDict label -> list of per-replicate level summaries.  Runs are replicates
+    of one experiment when their configs agree except in REPLICATE_FIELDS; experiments
+    whose short labels coincide are told apart by their run directory names."""
+    experiments = OrderedDict()
     for run in find_runs(paths):
         metrics = io.load_json(run / "metrics.json")
-        groups.setdefault(run_label(metrics["config"]), []).append(metrics["levels"])
+        config = metrics["config"]
+        key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
+                         sort_keys=True)
+        experiments.setdefault(key, (run_label(config), run.name, []))[2].append(
+            metrics["levels"])
+    labels = [label for label, _, _ in experiments.values()]
+    groups = OrderedDict()
+    for label, name, levels in experiments.values():
+        groups[label if labels.count(label) == 1 else f"{label} ({name})"] = levels
     order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
     return OrderedDict((label, groups[label]) for label in order)
 
@@ -73,9 +93,9 @@ def _save(fig, out):
     return out
 
 
-def lottery_figure(paths, out, title=None):
+def lottery_figure(paths, out, title=None, ticks=None):
     """Language-model runs (with perplexities) plot validation perplexity instead of
-    test accuracy."""
+    test accuracy.  `ticks`: x positions to label (default: the LeNet figures')."""
     plt = _pyplot()
     groups = load_groups(paths)
     text = all("final_val_perplexity" in levels[0]
@@ -100,10 +120,10 @@ def lottery_figure(paths, out, title=None):
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         lo, hi = ax.get_xlim()
-        ticks = [t for t in (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25)
+        shown = [t for t in (ticks or (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25))
                  if min(lo, hi) <= t <= max(lo, hi)]
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.set_xticks(shown)
+        ax.set_xticklabels([f"{t:g}" for t in shown])
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
@@ -126,6 +146,7 @@ def histogram_figure(paths, out, title=None, max_levels=8):
         pick = np.unique(np.linspace(0, len(levels) - 1, min(max_levels, len(levels)))
                          .round().astype(int)) if levels else []
         records.append((run_label(config), [io.load_json(levels[i]) for i in pick]))
+    records.sort(key=lambda record: not record[0].startswith("real"))  # real first
     cols = max(len(r) for _, r in records)
     fig, axes = plt.subplots(len(records), cols, figsize=(2.4 * cols, 2.0 * len(records)),
                              squeeze=False)
@@ -136,9 +157,10 @@ def histogram_figure(paths, out, title=None, max_levels=8):
                 edges = np.array(hist["edges"])
                 ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge")
             s = record["summary"]
-            ax.set_title(f"level {s['level']}: {s['pm'] * 100:.3g}%", fontsize=8)
+            ax.set_title(f"level {s['level']}: {s['pm_of_real'] * 100:.3g}% of real",
+                         fontsize=8)
             ax.tick_params(labelsize=6)
-        row[0].set_ylabel(label, fontsize=8)
+        row[0].set_ylabel(textwrap.fill(label, 16), fontsize=8)
         for ax in row[len(levels):]:
             ax.axis("off")
     if title:

@@ -152,3 +152,27 @@ def test_cli_lottery_and_plot(tmp_path, capsys):
         cli.main(["lottery", "--run-dir", str(tmp_path / "x"), "--strategy", "l1"])
     err = capsys.readouterr().err
     assert "invalid choice: 'l1'" in err and "layerwise" in err and "global" in err
+
+
+def test_plot_groups_replicates_and_tells_experiments_apart(tmp_path):
+    """Replicates (configs equal but for the seed) form one group; runs that differ in
+    anything else -- qytorch's fused QKV layout, or a setting the short label omits such
+    as the learning rate -- are separate groups, never averaged together."""
+    from hyperprune import plots
+
+    def write(name, **changes):
+        config = dict(LotteryConfig(model="gpt_char", algebra="quaternion").to_dict(),
+                      **changes)
+        levels = [{"level": 0, "pm_of_real": 0.25, "final_test_acc": 0.5}]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(
+            json.dumps({"config": config, "levels": levels}))
+
+    write("a", seed=0)
+    write("b", seed=1)                                   # a replicate of a
+    write("fused", fused_qkv=True)
+    write("fast", lr=3e-3)                               # same short label as a
+    groups = plots.load_groups([tmp_path])
+    assert sorted(groups) == ["quaternion layerwise (a)", "quaternion layerwise (fast)",
+                              "quaternion layerwise fused QKV (qytorch)"]
+    assert len(groups["quaternion layerwise (a)"]) == 2
