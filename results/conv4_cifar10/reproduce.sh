@@ -40,4 +40,5 @@ run quaternion_whole quaternion 10 --granularity quaternion & c=$!
 wait $a $b $c
 
 $HP plot "$OUT" -o "$OUT/conv4_cifar10.png" --table "$OUT/conv4_cifar10.md" \
+    --targets 100,80,64,51.2,41,32.8,26.2,21,16.8,13.4,10.7,8.6,6.9,5.5,4.4,3.5,2.8 \
     --title "Conv-4 (width 0.25), CIFAR-10 (JPEG copy): global 20% per round, reset to θ0"
