@@ -49,7 +49,8 @@ def _add_lottery_arguments(p):
     p.add_argument("--scope", choices=SCOPES,
                    help="which layers are pruned: all (default) or only attention q/k/v")
     p.add_argument("--granularity", choices=GRANULARITIES)
-    p.add_argument("--rate", type=float, help=f"layer-wise rate (default {d.rate})")
+    p.add_argument("--rate", type=float,
+                   help=f"layer-wise and componentwise rate per round (default {d.rate})")
     p.add_argument("--output-rate", type=float,
                    help=f"layer-wise rate of the output layer (default {d.output_rate})")
     p.add_argument("--conv-rate", type=float)
