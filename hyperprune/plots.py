@@ -84,12 +84,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out):
+def _save(fig, out, title=None):
+    """Title, lay out, write atomically (a temporary file renamed), close; the path."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     fig.savefig(tmp, dpi=120)
     tmp.replace(out)
+    _pyplot().close(fig)
     return out
 
 
@@ -125,12 +130,7 @@ def lottery_figure(paths, out, title=None, ticks=None):
         ax.set_xticks(shown)
         ax.set_xticklabels([f"{t:g}" for t in shown])
     axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = _save(fig, out)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title)
 
 
 def histogram_figure(paths, out, title=None, max_levels=8):
@@ -163,12 +163,7 @@ def histogram_figure(paths, out, title=None, max_levels=8):
         row[0].set_ylabel(textwrap.fill(label, 16), fontsize=8)
         for ax in row[len(levels):]:
             ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = _save(fig, out)
-    plt.close(fig)
-    return out
+    return _save(fig, out, title)
 
 
 LENET_TARGETS = (100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)
