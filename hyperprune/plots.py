@@ -52,19 +52,25 @@ def find_runs(paths):
 def load_groups(paths):
     """OrderedDict label -> list of per-replicate level summaries.  Runs are replicates
     of one experiment when their configs agree except in REPLICATE_FIELDS; experiments
-    whose short labels coincide are told apart by their run directory names."""
+    whose short labels coincide are told apart by the settings in which they differ
+    (e.g. "real componentwise (rate 0.3)")."""
     experiments = OrderedDict()
     for run in find_runs(paths):
         metrics = io.load_json(run / "metrics.json")
         config = metrics["config"]
         key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
                          sort_keys=True)
-        experiments.setdefault(key, (run_label(config), run.name, []))[2].append(
+        experiments.setdefault(key, (run_label(config), config, []))[2].append(
             metrics["levels"])
-    labels = [label for label, _, _ in experiments.values()]
     groups = OrderedDict()
-    for label, name, levels in experiments.values():
-        groups[label if labels.count(label) == 1 else f"{label} ({name})"] = levels
+    for label, config, levels in experiments.values():
+        namesakes = [c for lab, c, _ in experiments.values() if lab == label]
+        differing = [k for k in sorted(config) if k not in REPLICATE_FIELDS
+                     and len({json.dumps(c.get(k)) for c in namesakes}) > 1]
+        if differing:
+            label += " (" + ", ".join(f"{k.replace('_', ' ')} {config[k]}"
+                                      for k in differing) + ")"
+        groups[label] = levels
     order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
     return OrderedDict((label, groups[label]) for label in order)
 

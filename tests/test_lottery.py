@@ -173,6 +173,8 @@ def test_plot_groups_replicates_and_tells_experiments_apart(tmp_path):
     write("fused", fused_qkv=True)
     write("fast", lr=3e-3)                               # same short label as a
     groups = plots.load_groups([tmp_path])
-    assert sorted(groups) == ["quaternion layerwise (a)", "quaternion layerwise (fast)",
+    # namesakes are told apart by the settings in which they differ
+    assert sorted(groups) == ["quaternion layerwise (lr 0.0012)",
+                              "quaternion layerwise (lr 0.003)",
                               "quaternion layerwise fused QKV (qytorch)"]
-    assert len(groups["quaternion layerwise (a)"]) == 2
+    assert len(groups["quaternion layerwise (lr 0.0012)"]) == 2
