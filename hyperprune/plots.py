@@ -104,6 +104,16 @@ def _save(fig, out, title=None):
     return out
 
 
+def _spaced(ticks, ratio=1.5):
+    """The ticks, largest first, without those closer than `ratio` to the last one kept
+    (labels on a log axis overlap otherwise; a table can still list them all)."""
+    kept = []
+    for t in sorted(ticks, reverse=True):
+        if not kept or kept[-1] >= ratio * t:
+            kept.append(t)
+    return kept
+
+
 def lottery_figure(paths, out, title=None, ticks=None):
     """Language-model runs (with perplexities) plot validation perplexity instead of
     test accuracy.  `ticks`: x positions to label (default: the LeNet figures')."""
@@ -131,8 +141,9 @@ def lottery_figure(paths, out, title=None, ticks=None):
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         lo, hi = ax.get_xlim()
-        shown = [t for t in (ticks or (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.25))
-                 if min(lo, hi) <= t <= max(lo, hi)]
+        shown = _spaced([t for t in (ticks or (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0,
+                                               0.5, 0.25))
+                         if min(lo, hi) <= t <= max(lo, hi)])
         ax.set_xticks(shown)
         ax.set_xticklabels([f"{t:g}" for t in shown])
     axes[0].legend(fontsize=8)

@@ -178,3 +178,13 @@ def test_plot_groups_replicates_and_tells_experiments_apart(tmp_path):
                               "quaternion layerwise (lr 0.003)",
                               "quaternion layerwise fused QKV (qytorch)"]
     assert len(groups["quaternion layerwise (lr 0.0012)"]) == 2
+
+
+def test_figure_ticks_are_thinned_on_the_log_axis():
+    """Tick labels closer than a factor 1.5 would overlap: keep the largest, then each
+    one at least 1.5x below the last kept (the table still lists every target)."""
+    from hyperprune.plots import _spaced
+    kept = _spaced([2.8, 100, 80, 64, 51.2, 41, 32.8, 26.2, 21, 16.8, 3.5, 4.4])
+    assert kept == [100, 64, 41, 26.2, 16.8, 4.4, 2.8]
+    assert all(a >= 1.5 * b for a, b in zip(kept, kept[1:]))
+    assert _spaced([]) == [] and _spaced([100, 50, 25]) == [100, 50, 25]
