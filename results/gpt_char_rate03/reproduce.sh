@@ -27,9 +27,9 @@ wait $a $b
 
 $HP plot "$OUT" -o "$OUT/gpt_char_rate03.png" --table "$OUT/gpt_char_rate03.md" \
     --histograms "$OUT/gpt_char_rate03_histograms.png" \
-    --targets 100,70,49,34.3,24,16.8,11.8,8.2,5.8,4,2.8,2,1.4,0.97 \
+    --targets 100,70,49,34.3,24,16.8,11.8,8.2,5.8,4,2.8,2,1.4,0.97,0.68,0.47,0.33,0.23 \
     --title "gpt_char, tiny Shakespeare: Q/K/V pruned 30% per round (componentwise), reset to θ0"
 $HP plot results/gpt_char/real results/gpt_char/quaternion "$OUT/real" "$OUT/quaternion" \
     -o "$OUT/gpt_char_both_rates.png" --table "$OUT/gpt_char_both_rates.md" \
-    --targets 100,50,25,12.5,6.25,3.13,1.56,0.78 \
+    --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2 \
     --title "gpt_char, tiny Shakespeare: prune rate 0.5 vs 0.3 per round (Q/K/V componentwise)"
