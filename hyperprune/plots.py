@@ -35,6 +35,23 @@ def run_label(config):
 REPLICATE_FIELDS = ("seed", "levels", "checkpoint_every", "masks_from")
 
 
+def experiment_labels(configs):
+    """run_label of each config; configs whose short labels coincide are told apart by
+    the settings in which they differ, e.g. "real componentwise (rate 0.3)" (replicate
+    settings such as the seed excepted)."""
+    short = [run_label(c) for c in configs]
+    labels = []
+    for label, config in zip(short, configs):
+        namesakes = [c for other, c in zip(short, configs) if other == label]
+        differing = [k for k in sorted(config) if k not in REPLICATE_FIELDS
+                     and len({json.dumps(c.get(k)) for c in namesakes}) > 1]
+        if differing:
+            label += " (" + ", ".join(f"{k.replace('_', ' ')} {config[k]}"
+                                      for k in differing) + ")"
+        labels.append(label)
+    return labels
+
+
 def find_runs(paths):
     """Every run directory (holding metrics.json) at or below the given paths."""
     runs = []
@@ -60,17 +77,10 @@ def load_groups(paths):
         config = metrics["config"]
         key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
                          sort_keys=True)
-        experiments.setdefault(key, (run_label(config), config, []))[2].append(
-            metrics["levels"])
-    groups = OrderedDict()
-    for label, config, levels in experiments.values():
-        namesakes = [c for lab, c, _ in experiments.values() if lab == label]
-        differing = [k for k in sorted(config) if k not in REPLICATE_FIELDS
-                     and len({json.dumps(c.get(k)) for c in namesakes}) > 1]
-        if differing:
-            label += " (" + ", ".join(f"{k.replace('_', ' ')} {config[k]}"
-                                      for k in differing) + ")"
-        groups[label] = levels
+        experiments.setdefault(key, (config, []))[1].append(metrics["levels"])
+    configs = [config for config, _ in experiments.values()]
+    groups = OrderedDict(zip(experiment_labels(configs),
+                             (levels for _, levels in experiments.values())))
     order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
     return OrderedDict((label, groups[label]) for label in order)
 
@@ -156,13 +166,13 @@ def histogram_figure(paths, out, title=None, max_levels=8):
     paper's weight-distribution figures."""
     plt = _pyplot()
     runs = find_runs(paths)
+    configs = [io.load_json(run / "config.json")["config"] for run in runs]
     records = []
-    for run in runs:
-        config = io.load_json(run / "config.json")["config"]
+    for run, label in zip(runs, experiment_labels(configs)):
         levels = sorted((run / "levels").glob("level_*.json"))
         pick = np.unique(np.linspace(0, len(levels) - 1, min(max_levels, len(levels)))
                          .round().astype(int)) if levels else []
-        records.append((run_label(config), [io.load_json(levels[i]) for i in pick]))
+        records.append((label, [io.load_json(levels[i]) for i in pick]))
     records.sort(key=lambda record: not record[0].startswith("real"))  # real first
     cols = max(len(r) for _, r in records)
     fig, axes = plt.subplots(len(records), cols, figsize=(2.4 * cols, 2.0 * len(records)),
