@@ -163,18 +163,22 @@ def scatter_add(target, index, values):
     return target
 
 
-def check_index_range(index, size, what):
-    """Raise IndexError if an integer index array has entries outside [-size, size).
+def check_index_range(index, size, what, negative=True,
+                      message="index {bad} is out of range for size {size}"):
+    """Raise IndexError if an integer index array has entries outside [-size, size)
+    (negative=False: outside [0, size)); the message is "{what}: " + `message` formatted
+    with the offending index {bad}, {size} and the last valid index {last}.
 
-    NumPy raises on such indices, CuPy silently wraps them around, so code that must fail
-    loudly on every backend checks explicitly (this costs a device sync on a GPU).
+    NumPy raises on such indices, CuPy silently wraps them around (and NumPy reads -1 as
+    the last row), so code that must fail loudly on every backend checks explicitly
+    (this costs a device sync on a GPU).
     """
     if index.size == 0:
         return
-    lo, hi = int(index.min()), int(index.max())
-    if lo < -size or hi >= size:
-        bad = lo if lo < -size else hi
-        raise IndexError(f"{what}: index {bad} is out of range for size {size}")
+    lo, hi, low = int(index.min()), int(index.max()), -size if negative else 0
+    if lo < low or hi >= size:
+        bad = lo if lo < low else hi
+        raise IndexError(f"{what}: " + message.format(bad=bad, size=size, last=size - 1))
 
 
 def tune_allocator():

@@ -355,7 +355,8 @@ assert big.size == 4 * W.size                        # 4× fewer parameters
 assert len(np.unique(np.abs(big))) == W.size         # only the 4·n·m numbers of W appear
 
 # %% [markdown]
-# The layers in `hyperprune.hypercomplex` compute exactly this product with the weight
+# The layers in `hyperprune.nn` (ops in `hyperprune.functional`, tables in
+# `hyperprune.algebra`) compute exactly this product with the weight
 # on the left, y = W ⊗ x, but store features *planar*: all real parts first, then all i
 # parts, and so on ([r | i | j | k]).  That only permutes the rows and columns of the big
 # matrix into 4×4 blocks of n×m matrices, [[R, -I, -J, -K], [I, R, -K, J], [J, K, R, -I],

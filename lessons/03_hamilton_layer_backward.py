@@ -20,7 +20,8 @@ import numpy as np
 import hyperprune as hp
 from hyperprune import functional as F
 from hyperprune import nn
-from hyperprune.hypercomplex import QUATERNION, hamilton_linear, to_components
+from hyperprune.algebra import QUATERNION, to_components
+from hyperprune.functional import hamilton_linear
 
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True)
@@ -265,7 +266,7 @@ assert cmp("dX", hamilton_linear(hp.tensor(G), hp.tensor(W_conj_T)).data, dX_han
 # %% [markdown]
 # ## 5. Checking the library
 #
-# `hyperprune.hypercomplex.hamilton_linear(x, weight, bias)` is the differentiable op
+# `hyperprune.functional.hamilton_linear(x, weight, bias)` is the differentiable op
 # behind `nn.QLinear`.  Its backward should be exactly what we derived: give it G as the
 # upstream gradient (`y.backward(G)` is the cotangent of lesson 2) and compare.
 

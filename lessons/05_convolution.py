@@ -11,7 +11,7 @@
 #
 # Same method as lesson 3: write the forward in small pieces, derive each gradient by
 # hand, compare with central differences in a `cmp` table, and only then compare with
-# the library (`hyperprune.conv`).
+# the library (`hyperprune.functional.conv`).
 #
 # You need: lesson 3 (the block matrix M of a quaternion layer) and lesson 2 (gradcheck).
 # Every claim is an `assert`.  Nothing here needs a data set; everything runs in seconds.
@@ -26,9 +26,9 @@ import numpy as np
 import hyperprune as hp
 from hyperprune import nn, prune
 from hyperprune.cifar import GRAY_WEIGHTS, encode_rgb_gray, encode_zero_rgb
-from hyperprune.conv import (col2im, conv2d, im2col, max_pool2d, output_size,
-                             quaternion_conv2d)
-from hyperprune.hypercomplex import QUATERNION, hamilton_linear
+from hyperprune.algebra import QUATERNION
+from hyperprune.functional import (col2im, conv2d, hamilton_linear, im2col, max_pool2d,
+                                   output_size, quaternion_conv2d)
 from hyperprune.models import conv2, conv4, conv6
 from hyperprune.models.conv import PLANS
 from hyperprune.quaternion import hamilton_product
@@ -120,7 +120,7 @@ assert np.allclose(ours, np.convolve(row, kernel_1d, mode="valid"))
 
 # %% [markdown]
 # The output size formula, for a 3 × 3 kernel at a few sizes, strides and paddings
-# (`hyperprune.conv.output_size` is the same formula):
+# (`hyperprune.functional.output_size` is the same formula):
 
 # %%
 print(f"{'H':>3} {'stride':>6} {'pad':>4} {'Ho':>4}")
@@ -163,7 +163,7 @@ assert np.array_equal(conv_loops(x6, w3, stride=2),  # ... and nothing happens
 #
 #     Y = W2 · X        (O × N·Ho·Wo),   then   y = Y.reshape(O, N, Ho, Wo), moved to NCHW.
 #
-# This is the layout of `hyperprune.conv.im2col`: rows in (c, i, j) order — the order of
+# This is the layout of `hyperprune.functional.im2col`: rows in (c, i, j) order — the order of
 # `w.reshape(O, -1)`'s columns, so the weight needs no copy — and columns in (n, p, q)
 # order, so that Y reshapes to (O, N, Ho, Wo) and one transpose gives (N, O, Ho, Wo).
 # Here is im2col by its definition, one column per window:
@@ -382,7 +382,7 @@ assert all([cmp("dL/dx", dx_hand, num_x), cmp("dL/dw", dw_hand, num_w),
             cmp("dL/db", db_hand, num_b)])
 
 # %% [markdown]
-# Now the library.  `hyperprune.conv.conv2d(x, weight, bias, stride, padding)` is the
+# Now the library.  `hyperprune.functional.conv2d(x, weight, bias, stride, padding)` is the
 # differentiable op behind `nn.Conv2d`; `y.backward(G)` feeds it our G.  It runs the very
 # same formulas (its docstring lists them), so we expect agreement to rounding — the
 # GEMMs may be evaluated in another order, so not necessarily bit for bit.

@@ -30,10 +30,10 @@ import numpy as np
 import hyperprune as hp
 from hyperprune import nn
 from hyperprune import quaternion as Q
-from hyperprune.hypercomplex import to_components
-from hyperprune.transformer import (merge_heads, merge_quaternion_heads,
-                                    scaled_dot_product_attention, split_heads,
-                                    split_quaternion_heads)
+from hyperprune.algebra import to_components
+from hyperprune.functional import (merge_heads, merge_quaternion_heads,
+                                   scaled_dot_product_attention, split_heads,
+                                   split_quaternion_heads)
 
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True, linewidth=100)
@@ -371,7 +371,7 @@ assert cmp("dW_v", X.T @ dV, numerical_gradient(loss_of_x, Wvn))
 # %% [markdown]
 # ### The library
 #
-# `hyperprune.transformer.scaled_dot_product_attention(q, k, v, causal=...)` is this
+# `hyperprune.functional.scaled_dot_product_attention(q, k, v, causal=...)` is this
 # computation as one fused op, batched over leading axes (typically (B, H, T, d)), with
 # the backward above written in place.  Give it G as the upstream gradient and compare
 # with our hand-derived causal numbers:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import conv as C, nn, prune, quaternion
-from hyperprune.hypercomplex import COMPLEX, QUATERNION
+from hyperprune import functional as F, nn, prune, quaternion
+from hyperprune.algebra import COMPLEX, QUATERNION
 from conftest import grads_of, host, make
 
 
@@ -23,7 +23,7 @@ CONV_CASES = [  # (stride, padding, kernel, bias)
 def test_conv2d_gradcheck(backend, stride, padding, kernel, bias):
     x, w = make(2, 3, 5, 6, seed=1), make(4, 3, *kernel, seed=2)
     args = [x, w] + ([make(4, seed=3)] if bias else [])
-    result = hp.gradcheck(lambda x, w, *b: C.conv2d(x, w, *b, stride=stride, padding=padding),
+    result = hp.gradcheck(lambda x, w, *b: F.conv2d(x, w, *b, stride=stride, padding=padding),
                           *args)
     assert result.max_error <= 1e-6
 
@@ -33,26 +33,26 @@ def test_quaternion_conv2d_gradcheck(backend, stride, padding, kernel, bias):
     x, w = make(2, 8, 5, 4, seed=4), make(4, 3, 2, *kernel, seed=5)
     args = [x, w] + ([make(12, seed=6)] if bias else [])
     result = hp.gradcheck(
-        lambda x, w, *b: C.quaternion_conv2d(x, w, *b, stride=stride, padding=padding), *args)
+        lambda x, w, *b: F.quaternion_conv2d(x, w, *b, stride=stride, padding=padding), *args)
     assert result.max_error <= 1e-6
 
 
 def test_input_layer_gradcheck_without_dx(backend):
     """The first layer: no gradient for the image, only for the weight and bias."""
     x = make(2, 4, 5, 5, seed=7, requires_grad=False)
-    result = hp.gradcheck(lambda w, b: C.quaternion_conv2d(x, w, b, padding=1),
+    result = hp.gradcheck(lambda w, b: F.quaternion_conv2d(x, w, b, padding=1),
                           make(4, 2, 1, 3, 3, seed=8), make(8, seed=9))
     assert result.max_error <= 1e-6
 
 
 def test_other_algebra_conv_gradcheck(backend):
-    result = hp.gradcheck(lambda x, w: C.hypercomplex_conv2d(x, w, algebra=COMPLEX, stride=2),
+    result = hp.gradcheck(lambda x, w: F.hypercomplex_conv2d(x, w, algebra=COMPLEX, stride=2),
                           make(2, 4, 5, 5, seed=10), make(2, 3, 2, 2, 2, seed=11))
     assert result.max_error <= 1e-6
 
 
 @pytest.mark.parametrize("kernel,stride", [(2, None), ((3, 2), (2, 1)), (2, 3)])
-@pytest.mark.parametrize("pool", [C.max_pool2d, C.avg_pool2d], ids=["max", "avg"])
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d], ids=["max", "avg"])
 def test_pool_gradcheck(backend, pool, kernel, stride):
     x = make(2, 3, 7, 6, seed=12)  # 7 rows: a partial window is dropped for kernel 2
     result = hp.gradcheck(lambda x: pool(x, kernel, stride), x)
@@ -61,15 +61,15 @@ def test_pool_gradcheck(backend, pool, kernel, stride):
 
 def test_global_avg_pool_gradcheck(backend):
     x = make(2, 3, 4, 5, seed=13)
-    assert C.global_avg_pool2d(x).shape == (2, 3)
-    assert hp.gradcheck(C.global_avg_pool2d, x).max_error <= 1e-6
+    assert F.global_avg_pool2d(x).shape == (2, 3)
+    assert hp.gradcheck(F.global_avg_pool2d, x).max_error <= 1e-6
 
 
 def test_layer_modules_gradcheck(backend):
     with hp.use_backend(dtype="float64"):
         real, quat = nn.Conv2d(3, 4, (2, 3), stride=2, padding=1), nn.QConv2d(4, 8, 2)
     x3, x4 = make(2, 3, 5, 5, seed=14), make(2, 4, 4, 4, seed=15)
-    for layer, x, fn in ((real, x3, C.conv2d), (quat, x4, C.quaternion_conv2d)):
+    for layer, x, fn in ((real, x3, F.conv2d), (quat, x4, F.quaternion_conv2d)):
         w = hp.tensor(layer.weight.data, requires_grad=True)
         b = hp.tensor(layer.bias.data + 0.1, requires_grad=True)
         fixed = dict(stride=layer.stride, padding=layer.padding)
@@ -102,7 +102,7 @@ def naive_conv(x, w, b, stride, padding, g):
                                                    ((3, 2), (2, 1), (2, 2))])
 def test_conv2d_equals_the_direct_convolution(backend, stride, padding, kernel):
     x, w, b = make(3, 2, 7, 6, seed=20), make(4, 2, *kernel, seed=21), make(4, seed=22)
-    y = C.conv2d(x, w, b, stride, padding)
+    y = F.conv2d(x, w, b, stride, padding)
     g = np.random.default_rng(23).standard_normal(y.shape)
     expected = naive_conv(host(x), host(w), host(b), stride, padding, g)
     got = [host(y.data)] + grads_of(y, g, x, w, b)
@@ -143,7 +143,7 @@ def naive_quaternion_conv(x, w, stride, padding, g):
                                                    ((2, 1), (0, 1), (2, 3))])
 def test_qconv2d_equals_the_hamilton_product_convolution(backend, stride, padding, kernel):
     x, w = make(2, 8, 5, 6, seed=30), make(4, 3, 2, *kernel, seed=31)
-    y = C.quaternion_conv2d(x, w, stride=stride, padding=padding)
+    y = F.quaternion_conv2d(x, w, stride=stride, padding=padding)
     g = np.random.default_rng(32).standard_normal(y.shape)
     expected = naive_quaternion_conv(host(x), host(w), stride, padding, g)
     got = [host(y.data)] + grads_of(y, g, x, w)
@@ -157,8 +157,8 @@ def test_qconv2d_is_conv2d_with_the_block_weight(backend):
     x, w, b = make(2, 8, 6, 5, seed=40), make(4, 2, 2, 3, 3, seed=41), make(8, seed=42)
     m = hp.tensor(QUATERNION.block_matrix(w.data), requires_grad=True)
     assert m.shape == (8, 8, 3, 3)
-    yq = C.quaternion_conv2d(x, w, b, stride=2, padding=1)
-    yr = C.conv2d(x, m, b, stride=2, padding=1)
+    yq = F.quaternion_conv2d(x, w, b, stride=2, padding=1)
+    yr = F.conv2d(x, m, b, stride=2, padding=1)
     np.testing.assert_allclose(host(yq.data), host(yr.data), rtol=1e-12, atol=1e-12)
     g = np.random.default_rng(43).standard_normal(yq.shape)
     gx_q, gw_q = grads_of(yq, g, x, w)
@@ -171,8 +171,8 @@ def test_qconv2d_is_conv2d_with_the_block_weight(backend):
 def test_real_algebra_conv_is_conv2d():
     x, w, b = make(2, 3, 5, 5), make(4, 3, 2, 2), make(4)
     np.testing.assert_allclose(
-        host(C.hypercomplex_conv2d(x, w.reshape(1, 4, 3, 2, 2), b, algebra="real").data),
-        host(C.conv2d(x, w, b).data), rtol=1e-12)
+        host(F.hypercomplex_conv2d(x, w.reshape(1, 4, 3, 2, 2), b, algebra="real").data),
+        host(F.conv2d(x, w, b).data), rtol=1e-12)
 
 
 def naive_pool(x, kernel, stride, reduce):
@@ -189,7 +189,7 @@ def naive_pool(x, kernel, stride, reduce):
 @pytest.mark.parametrize("kernel,stride", [((2, 2), (2, 2)), ((3, 2), (1, 2))])
 def test_pools_equal_the_direct_definition(backend, kernel, stride):
     x = make(2, 3, 7, 6, seed=50)
-    for pool, reduce in ((C.max_pool2d, np.max), (C.avg_pool2d, np.mean)):
+    for pool, reduce in ((F.max_pool2d, np.max), (F.avg_pool2d, np.mean)):
         np.testing.assert_allclose(host(pool(x, kernel, stride).data),
                                    naive_pool(host(x), kernel, stride, reduce), rtol=1e-12)
 
@@ -197,7 +197,7 @@ def test_pools_equal_the_direct_definition(backend, kernel, stride):
 def test_max_pool_ties_go_to_the_first_maximum(backend):
     x = hp.tensor(np.array([[[[1.0, 3, 3, 0], [3, 2, 0, 0], [5, 5, 1, 1], [5, 5, 1, 1]]]]),
                   requires_grad=True)
-    y = C.max_pool2d(x, 2)
+    y = F.max_pool2d(x, 2)
     assert host(y.data).tolist() == [[[[3, 3], [5, 1]]]]
     y.backward(hp.tensor(np.array([[[[1.0, 2], [3, 4]]]])))
     assert host(x.grad).tolist() == [[[[0, 1, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0],
@@ -206,7 +206,7 @@ def test_max_pool_ties_go_to_the_first_maximum(backend):
 
 def test_overlapping_max_pool_accumulates(backend):
     x = hp.tensor(np.array([[[[0.0, 9, 0, 0]]]]), requires_grad=True)
-    y = C.max_pool2d(x, (1, 2), stride=1)                  # windows [0 9] [9 0] [0 0]
+    y = F.max_pool2d(x, (1, 2), stride=1)                  # windows [0 9] [9 0] [0 0]
     y.backward(hp.tensor(np.array([[[[1.0, 10, 100]]]])))
     assert host(x.grad).tolist() == [[[[0, 11, 100, 0]]]]  # the tie [0 0] -> its first
 
@@ -259,7 +259,7 @@ def test_initialization_statistics():
 def test_second_backward_through_the_same_graph(backend):
     """backward recycles the columns buffer; a second pass must rebuild it, not reuse it."""
     x, w = make(2, 3, 5, 5, seed=60), make(4, 3, 3, 3, seed=61)
-    y = C.conv2d(x, w, padding=1)
+    y = F.conv2d(x, w, padding=1)
     g = np.random.default_rng(62).standard_normal(y.shape)
     y.backward(hp.tensor(g))
     first = host(w.grad), host(x.grad)
@@ -299,21 +299,21 @@ def test_input_rank_and_channels_are_checked():
                                          r"\(2, 4, 5, 5\)"):
         layer(make(2, 4, 5, 5))
     with pytest.raises(ValueError, match=r"conv2d: expected an input of shape \(N, 3, H, W\)"):
-        C.conv2d(make(2, 4, 5, 5), make(8, 3, 3, 3))
+        F.conv2d(make(2, 4, 5, 5), make(8, 3, 3, 3))
     with pytest.raises(ValueError, match=r"weight must have shape \(out_channels"):
-        C.conv2d(make(2, 3, 5, 5), make(8, 3, 3))
+        F.conv2d(make(2, 3, 5, 5), make(8, 3, 3))
     with pytest.raises(ValueError, match=r"weight must have shape \(4, out, in, kh, kw\)"):
-        C.quaternion_conv2d(make(2, 8, 5, 5), make(8, 2, 3, 3))
+        F.quaternion_conv2d(make(2, 8, 5, 5), make(8, 2, 3, 3))
     with pytest.raises(ValueError, match=r"kernel \(5, 5\) does not fit"):
-        C.conv2d(make(1, 3, 4, 4), make(2, 3, 5, 5), padding=0)
+        F.conv2d(make(1, 3, 4, 4), make(2, 3, 5, 5), padding=0)
     with pytest.raises(ValueError, match="bias of shape"):
-        C.conv2d(make(1, 3, 4, 4), make(2, 3, 3, 3), make(3))
+        F.conv2d(make(1, 3, 4, 4), make(2, 3, 3, 3), make(3))
     with pytest.raises(ValueError, match=r"max_pool2d: kernel \(3, 3\) is larger"):
-        C.max_pool2d(make(1, 1, 2, 5), 3)
+        F.max_pool2d(make(1, 1, 2, 5), 3)
     with pytest.raises(ValueError, match=r"avg_pool2d: expected an input of shape"):
-        C.avg_pool2d(make(4, 4, 4), 2)
+        F.avg_pool2d(make(4, 4, 4), 2)
     with pytest.raises(ValueError, match=r"global_avg_pool2d: expected"):
-        C.global_avg_pool2d(make(4, 4))
+        F.global_avg_pool2d(make(4, 4))
 
 
 
@@ -323,11 +323,11 @@ def test_gradcheck_non_contiguous_inputs(backend):
     x = hp.tensor(rng.standard_normal((5, 4, 3, 2)).transpose(3, 2, 1, 0), requires_grad=True)
     w = hp.tensor(rng.standard_normal((2, 2, 3, 4)).transpose(3, 2, 1, 0), requires_grad=True)
     assert x.shape == (2, 3, 4, 5) and w.shape == (4, 3, 2, 2)
-    assert hp.gradcheck(lambda x, w: C.conv2d(x, w, stride=(1, 2), padding=1),
+    assert hp.gradcheck(lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=1),
                         x, w).max_error <= 1e-6
     xq = hp.tensor(rng.standard_normal((3, 3, 8, 2)).transpose(3, 2, 0, 1), requires_grad=True)
     wq = hp.tensor(rng.standard_normal((3, 2, 2, 1, 4)).transpose(4, 3, 2, 1, 0),
                    requires_grad=True)
     assert xq.shape == (2, 8, 3, 3) and wq.shape == (4, 1, 2, 2, 3)
-    assert hp.gradcheck(lambda x, w: C.quaternion_conv2d(x, w, padding=(0, 1)),
+    assert hp.gradcheck(lambda x, w: F.quaternion_conv2d(x, w, padding=(0, 1)),
                         xq, wq).max_error <= 1e-6

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import conv as C, functional as F, hypercomplex as H, transformer as TR
+from hyperprune import functional as F
+from hyperprune.algebra import QUATERNION
 from hyperprune.autograd import Function
 from conftest import make
 
@@ -36,12 +37,12 @@ GRADCHECKS = {
     F.Exp: (lambda x: F.Exp()(x), lambda: (make(4),)),
     F.Log: (lambda x: F.Log()(x), lambda: (pos(4),)),
     F.Sqrt: (lambda x: F.Sqrt()(x), lambda: (pos(4),)),
-    F.Tanh: (lambda x: F.Tanh()(x), lambda: (make(4),)),
-    F.Sigmoid: (lambda x: F.Sigmoid()(x), lambda: (make(4),)),
-    F.ReLU: (lambda x: F.ReLU()(x), lambda: (off_kink(5),)),
-    F.GELU: (lambda x: F.GELU()(x), lambda: (make(5),)),
+    F.TanhFunction: (lambda x: F.TanhFunction()(x), lambda: (make(4),)),
+    F.SigmoidFunction: (lambda x: F.SigmoidFunction()(x), lambda: (make(4),)),
+    F.ReLUFunction: (lambda x: F.ReLUFunction()(x), lambda: (off_kink(5),)),
+    F.GELUFunction: (lambda x: F.GELUFunction()(x), lambda: (make(5),)),
     F.MatMul: (lambda a, b: F.MatMul()(a, b), lambda: (make(2, 3, 4), make(4, 2))),
-    F.Linear: (lambda x, w, b: F.Linear()(x, w, b), lambda: (make(3, 4), make(2, 4), make(2))),
+    F.LinearFunction: (lambda x, w, b: F.LinearFunction()(x, w, b), lambda: (make(3, 4), make(2, 4), make(2))),
     F.Sum: (lambda x: F.Sum(axis=1, keepdims=True)(x), lambda: (make(2, 3, 4),)),
     F.Mean: (lambda x: F.Mean(axis=(0, 2))(x), lambda: (make(2, 3, 4),)),
     F.Max: (lambda x: F.Max(axis=0)(x), lambda: (make(3, 4),)),
@@ -55,20 +56,20 @@ GRADCHECKS = {
     F.LogSoftmax: (lambda x: F.LogSoftmax(axis=-1)(x), lambda: (make(3, 4),)),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
-    H.HypercomplexLinear: (lambda x, w, b: H.HypercomplexLinear(H.QUATERNION)(x, w, b),
+    F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),
                            lambda: (make(3, 8), make(4, 3, 2), make(12))),
-    H.ModReLU: (lambda x, b: H.ModReLU()(x, b),
+    F.ModReLUFunction: (lambda x, b: F.ModReLUFunction()(x, b),
                 lambda: (make(3, 8), hp.tensor(np.array([-0.3, 0.2]), requires_grad=True))),
-    C.Conv2d: (lambda x, w, b: C.Conv2d((2, 1), 1, H.QUATERNION)(x, w, b),
+    F.Conv2dFunction: (lambda x, w, b: F.Conv2dFunction((2, 1), 1, QUATERNION)(x, w, b),
                lambda: (make(2, 8, 4, 3), make(4, 2, 2, 3, 2), make(8))),
-    C.MaxPool2d: (lambda x: C.MaxPool2d((2, 3), (1, 2))(x), lambda: (make(2, 2, 4, 7),)),
-    C.AvgPool2d: (lambda x: C.AvgPool2d(2, (1, 2))(x), lambda: (make(2, 2, 4, 5),)),
-    TR.LayerNorm: (lambda x, w, b: TR.LayerNorm(1e-5)(x, w, b),
+    F.MaxPool2dFunction: (lambda x: F.MaxPool2dFunction((2, 3), (1, 2))(x), lambda: (make(2, 2, 4, 7),)),
+    F.AvgPool2dFunction: (lambda x: F.AvgPool2dFunction(2, (1, 2))(x), lambda: (make(2, 2, 4, 5),)),
+    F.LayerNormFunction: (lambda x, w, b: F.LayerNormFunction(1e-5)(x, w, b),
                    lambda: (make(3, 5, seed=1), make(5, seed=2), make(5, seed=3))),
-    TR.Embedding: (lambda w: TR.Embedding(hp.tensor(np.array([[0, 2], [2, 3]])).data)(w),
+    F.EmbeddingFunction: (lambda w: F.EmbeddingFunction(hp.tensor(np.array([[0, 2], [2, 3]])).data)(w),
                    lambda: (make(4, 3),)),
-    TR.ScaledDotProductAttention: (
-        lambda q, k, v: TR.ScaledDotProductAttention(causal=True)(q, k, v),
+    F.ScaledDotProductAttention: (
+        lambda q, k, v: F.ScaledDotProductAttention(causal=True)(q, k, v),
         lambda: (make(2, 2, 3, 4, seed=1), make(2, 2, 3, 4, seed=2), make(2, 2, 3, 2, seed=3))),
 }
 

@@ -6,9 +6,9 @@ import pytest
 
 import hyperprune as hp
 from hyperprune import functional as F, nn, quaternion
-from hyperprune.hypercomplex import (COMPLEX, QUATERNION, REAL, Algebra, from_components,
-                                     hamilton_linear, hypercomplex_linear, mod_relu,
-                                     to_components)
+from hyperprune.algebra import (COMPLEX, QUATERNION, REAL, Algebra, from_components,
+                                to_components)
+from hyperprune.functional import hamilton_linear, hypercomplex_linear, mod_relu
 from hyperprune.nn import init
 from conftest import host, make
 
@@ -78,7 +78,7 @@ def test_both_evaluation_orders_gradcheck(backend, rows):
     """rows < in_q combines component products; rows >= in_q assembles M. Same numbers."""
     x, w, b = make(rows, 40, seed=1), make(4, 2, 10, seed=2), make(8, seed=3)
     with hp.no_grad():
-        from hyperprune.hypercomplex import HypercomplexLinear
+        from hyperprune.functional import HypercomplexLinearFunction as HypercomplexLinear
         fn = HypercomplexLinear(QUATERNION)
         y = fn.forward(x.data, w.data, b.data)
         assert fn.via_matrix == (rows >= 10)

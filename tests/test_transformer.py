@@ -6,8 +6,7 @@ import pytest
 
 import hyperprune as hp
 from hyperprune import functional as F, nn
-from hyperprune import transformer as TR
-from hyperprune.hypercomplex import QUATERNION
+from hyperprune.algebra import QUATERNION
 from conftest import grads_of, host, make
 
 
@@ -56,19 +55,19 @@ def test_layer_norm_gradcheck(backend, shape, affine):
     n = shape[-1]
     params = {"none": [], "weight": [make(n, seed=2)],
               "weight+bias": [make(n, seed=2), make(n, seed=3)]}[affine]
-    result = hp.gradcheck(lambda x, *p: TR.layer_norm(x, *p), make(*shape, seed=1), *params)
+    result = hp.gradcheck(lambda x, *p: F.layer_norm(x, *p), make(*shape, seed=1), *params)
     assert result.max_error <= 1e-6
 
 
 def test_layer_norm_gradcheck_without_dx(backend):
     """A constant input (say, right after an embedding that is frozen): only gamma, beta."""
     x = make(3, 4, seed=1, requires_grad=False)
-    result = hp.gradcheck(lambda w, b: TR.layer_norm(x, w, b), make(4, seed=2), make(4, seed=3))
+    result = hp.gradcheck(lambda w, b: F.layer_norm(x, w, b), make(4, seed=2), make(4, seed=3))
     assert result.max_error <= 1e-6
 
 
 def test_layer_norm_bias_without_weight_gradcheck(backend):
-    result = hp.gradcheck(lambda x, b: TR.layer_norm(x, bias=b), make(3, 4, seed=1),
+    result = hp.gradcheck(lambda x, b: F.layer_norm(x, bias=b), make(3, 4, seed=1),
                           make(4, seed=2))
     assert result.max_error <= 1e-6
 
@@ -77,7 +76,7 @@ def test_layer_norm_bias_without_weight_gradcheck(backend):
 def test_layer_norm_matches_its_composed_twin(backend, eps):
     x, w, b = make(2, 3, 6, seed=1), make(6, seed=2), make(6, seed=3)
     g = randn(2, 3, 6, seed=4)
-    fused = TR.layer_norm(x, w, b, eps=eps)
+    fused = F.layer_norm(x, w, b, eps=eps)
     twin = composed_layer_norm(x, w, b, eps)
     np.testing.assert_allclose(host(fused.data), host(twin.data), rtol=1e-12, atol=1e-12)
     for a, c in zip(grads_of(fused, g, x, w, b), grads_of(twin, g, x, w, b)):
@@ -86,18 +85,18 @@ def test_layer_norm_matches_its_composed_twin(backend, eps):
 
 def test_layer_norm_normalizes_then_scales_and_shifts(backend):
     x = hp.tensor(3.0 + 2.0 * randn(4, 8, seed=5))
-    y = host(TR.layer_norm(x, eps=0.0).data)
+    y = host(F.layer_norm(x, eps=0.0).data)
     np.testing.assert_allclose(y.mean(axis=-1), 0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=-1), 1, rtol=1e-12)
     gamma, beta = randn(8, seed=6), randn(8, seed=7)
-    z = host(TR.layer_norm(x, hp.tensor(gamma), hp.tensor(beta), eps=0.0).data)
+    z = host(F.layer_norm(x, hp.tensor(gamma), hp.tensor(beta), eps=0.0).data)
     np.testing.assert_allclose(z, y * gamma + beta, rtol=1e-12, atol=1e-12)
 
 
 def test_layer_norm_eps_is_added_to_the_variance(backend):
     """A row of variance v comes out with variance v / (v + eps); a constant row is 0."""
     x = hp.tensor(np.array([[1.0, -1.0, 1.0, -1.0], [2.0, 2.0, 2.0, 2.0]]))  # var 1 and 0
-    y = host(TR.layer_norm(x, eps=3.0).data)
+    y = host(F.layer_norm(x, eps=3.0).data)
     np.testing.assert_allclose(y[0], [0.5, -0.5, 0.5, -0.5], rtol=1e-12)
     assert np.array_equal(y[1], np.zeros(4))
 
@@ -109,7 +108,7 @@ def test_layer_norm_module(backend):
     x = hp.tensor(randn(2, 3, 5, seed=1).astype(np.float32))
     y = layer(x)
     assert y.dtype == np.float32 and y.shape == (2, 3, 5)
-    np.testing.assert_allclose(host(y.data), host(TR.layer_norm(x).data), rtol=1e-6)
+    np.testing.assert_allclose(host(y.data), host(F.layer_norm(x).data), rtol=1e-6)
     assert module_gradcheck(build(nn.LayerNorm, 5, eps=0.1), make(2, 3, 5)).max_error <= 1e-6
     assert [n for n, _ in nn.LayerNorm(5, bias=False).named_parameters()] == ["weight"]
     assert list(nn.LayerNorm(5, elementwise_affine=False).parameters()) == []
@@ -121,22 +120,22 @@ def test_layer_norm_errors():
     with pytest.raises(ValueError, match="normalized_shape must be a positive integer"):
         nn.LayerNorm((2, 4))
     with pytest.raises(ValueError, match=r"weight of shape \(3,\) does not match"):
-        TR.layer_norm(hp.tensor(np.zeros((2, 4))), hp.tensor(np.ones(3)))
+        F.layer_norm(hp.tensor(np.zeros((2, 4))), hp.tensor(np.ones(3)))
     with pytest.raises(ValueError, match="eps must be >= 0"):
-        TR.layer_norm(hp.tensor(np.zeros((2, 4))), eps=-1.0)
+        F.layer_norm(hp.tensor(np.zeros((2, 4))), eps=-1.0)
 
 
 # ============================================================================= embedding
 def test_embedding_gradcheck_with_repeated_indices(backend):
     idx = hp.tensor(np.array([[0, 2, 2], [4, 0, 2]]))
-    result = hp.gradcheck(lambda w: TR.embedding(idx, w), make(5, 3))
+    result = hp.gradcheck(lambda w: F.embedding(idx, w), make(5, 3))
     assert result.max_error <= 1e-6
 
 
 def test_embedding_picks_rows_and_accumulates_repeated_indices(backend):
     w = make(5, 3)
     idx = np.array([[1, 3, 1], [1, 0, 3]])
-    y = TR.embedding(hp.tensor(idx), w)
+    y = F.embedding(hp.tensor(idx), w)
     assert y.shape == (2, 3, 3)
     np.testing.assert_array_equal(host(y.data), host(w.data)[idx])
     g = randn(2, 3, 3, seed=1)
@@ -201,7 +200,7 @@ def test_attention_gradcheck(backend, causal, shapes):
         pytest.skip("causal attention needs T = S")
     q, k, v = (make(*s, seed=i) for i, s in enumerate(shapes))
     result = hp.gradcheck(
-        lambda q, k, v: TR.scaled_dot_product_attention(q, k, v, causal=causal), q, k, v)
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal), q, k, v)
     assert result.max_error <= 1e-6
 
 
@@ -213,7 +212,7 @@ def test_attention_matches_its_composed_twin(backend, causal, dropout):
     if dropout:  # the fused op takes the mask the functional wrapper would draw
         keep = np.random.default_rng(4).random((2, 3, 5, 5)) >= 0.3
         mask = hp.tensor(keep / 0.7)
-    fused = TR.ScaledDotProductAttention(causal, None, None if mask is None else mask.data)(
+    fused = F.ScaledDotProductAttention(causal, None, None if mask is None else mask.data)(
         q, k, v)
     twin = composed_attention(q, k, v, causal, mask)
     np.testing.assert_allclose(host(fused.data), host(twin.data), rtol=1e-12, atol=1e-12)
@@ -228,7 +227,7 @@ def test_causal_attention_ignores_later_positions(backend):
     k2, v2 = k.copy(), v.copy()
     k2[..., 4:, :] += 5.0
     v2[..., 4:, :] -= 3.0
-    y = [host(TR.scaled_dot_product_attention(*map(hp.tensor, qkv), causal=True).data)
+    y = [host(F.scaled_dot_product_attention(*map(hp.tensor, qkv), causal=True).data)
          for qkv in ((q, k, v), (q, k2, v2))]
     np.testing.assert_allclose(y[0][..., :4, :], y[1][..., :4, :], rtol=1e-12, atol=1e-12)
     assert not np.allclose(y[0][..., 4:, :], y[1][..., 4:, :])
@@ -239,29 +238,29 @@ def test_causal_attention_ignores_later_positions(backend):
 def test_attention_dropout_is_inverted_and_seeded(backend):
     q, k, v = (hp.tensor(randn(2, 2, 4, 3, seed=i)) for i in range(3))
     hp.manual_seed(3)
-    a = host(TR.scaled_dot_product_attention(q, k, v, dropout_p=0.5).data)
+    a = host(F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).data)
     hp.manual_seed(3)
-    b = host(TR.scaled_dot_product_attention(q, k, v, dropout_p=0.5).data)
-    plain = host(TR.scaled_dot_product_attention(q, k, v).data)
+    b = host(F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).data)
+    plain = host(F.scaled_dot_product_attention(q, k, v).data)
     assert np.array_equal(a, b) and not np.allclose(a, plain)
 
 
 def test_attention_keeps_float32():
     q = hp.tensor(randn(1, 2, 4, 3).astype(np.float32))
-    assert TR.scaled_dot_product_attention(q, q, q, causal=True).dtype == np.float32
+    assert F.scaled_dot_product_attention(q, q, q, causal=True).dtype == np.float32
 
 
 def test_attention_errors():
     q = hp.tensor(np.zeros((1, 2, 3, 4)))
     with pytest.raises(ValueError, match="same number"):
-        TR.scaled_dot_product_attention(q, q.reshape(2, 3, 4), q)
+        F.scaled_dot_product_attention(q, q.reshape(2, 3, 4), q)
     with pytest.raises(ValueError, match=r"expected q \(\.\.\., T, D\)"):
-        TR.scaled_dot_product_attention(q, hp.tensor(np.zeros((1, 2, 3, 5))), q)
+        F.scaled_dot_product_attention(q, hp.tensor(np.zeros((1, 2, 3, 5))), q)
     with pytest.raises(ValueError, match="causal attention needs as many queries as keys"):
         kv = hp.tensor(np.zeros((1, 2, 5, 4)))
-        TR.scaled_dot_product_attention(q, kv, kv, causal=True)
+        F.scaled_dot_product_attention(q, kv, kv, causal=True)
     with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\)"):
-        TR.scaled_dot_product_attention(q, q, q, dropout_p=1.0)
+        F.scaled_dot_product_attention(q, q, q, dropout_p=1.0)
 
 
 # ================================================================ multi-head attention

@@ -2,10 +2,11 @@
 from . import init
 from .activation import GELU, ModReLU, ReLU, Sigmoid, Tanh
 from .conv import AvgPool2d, Conv2d, GlobalAvgPool2d, HypercomplexConv2d, MaxPool2d, QConv2d
-from .layers import Dropout, Flatten, Identity
+from .attention import MultiHeadAttention, QMultiHeadAttention
+from .layers import Dropout, Embedding, Flatten, Identity
 from .linear import HypercomplexLinear, Linear, QLinear
 from .module import Module, Parameter, Sequential
-from .transformer import Embedding, LayerNorm, MultiHeadAttention, QMultiHeadAttention
+from .norm import LayerNorm
 
 # layers whose `weight` the pruning module may mask (biases and norms never are);
 # the hypercomplex classes cover QLinear and QConv2d, their subclasses

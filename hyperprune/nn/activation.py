@@ -10,8 +10,9 @@ direction q/|q| and applies a ReLU with a learned threshold to the magnitude.
 """
 import numpy as np
 
-from .. import backend, functional as F
-from ..hypercomplex import mod_relu
+from .. import functional as F
+from ..algebra import QUATERNION, get_algebra
+from ..checks import is_int
 from .module import Module, Parameter
 
 
@@ -40,23 +41,25 @@ class GELU(Module):
 
 
 class ModReLU(Module):
-    """modReLU(q) = relu(|q| + b) q/|q| per quaternion, b learned (one per quaternion).
+    """modReLU(q) = relu(|q| + b) q/|q| per hypercomplex number, b learned (one per number).
 
-    features: the size of the planar input in real units (a multiple of 4).
-    The bias starts at `init_bias` (default 0: modReLU is then the identity).
+    features: the size of the planar input in real units (a multiple of the algebra's
+    dimension n; quaternions by default).  The bias starts at `init_bias` (default 0:
+    modReLU is then the identity).
     """
 
-    def __init__(self, features, init_bias=0.0):
+    def __init__(self, features, init_bias=0.0, algebra=QUATERNION):
         super().__init__()
-        if not isinstance(features, (int, np.integer)) or features < 4 or features % 4:
+        self.algebra = get_algebra(algebra)
+        n = self.algebra.dim
+        if not is_int(features) or features < n or features % n:
             raise ValueError(f"ModReLU({features!r}): features must be a positive multiple "
-                             "of 4 (quaternions of 4 real components)")
+                             f"of {n} ({self.algebra.name} numbers of {n} real components)")
         self.features = int(features)
-        self.bias = Parameter(backend.asarray(
-            np.full(features // 4, init_bias, dtype=backend.get_default_dtype())))
+        self.bias = Parameter.from_host(np.full(features // n, init_bias))
 
     def forward(self, x):
-        return mod_relu(x, self.bias)
+        return F.mod_relu(x, self.bias, self.algebra.dim)
 
     def extra_repr(self):
         return f"features={self.features}"

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers on NCHW images (the ops are in hyperprune.conv).
+"""Convolution and pooling layers on NCHW images (the ops are in hyperprune.functional.conv).
 
 Conv2d(in, out, k):        y = W ⊛ x + b        weight (out, in, kh, kw)           in*out*kh*kw
 QConv2d(in, out, k):       y = W ⊛ x + b        weight (4, out/4, in/4, kh, kw)    a quarter
@@ -11,16 +11,12 @@ Convolutions set `is_convolution = True`: layer-wise pruning gives them the conv
 """
 import numpy as np
 
-from .. import backend
-from ..conv import (avg_pool2d, conv2d, global_avg_pool2d, hypercomplex_conv2d, max_pool2d,
-                    pair)
-from ..hypercomplex import QUATERNION, get_algebra
+from ..algebra import QUATERNION, get_algebra
+from ..checks import int_pair, is_int
+from ..functional import (avg_pool2d, conv2d, global_avg_pool2d, hypercomplex_conv2d,
+                          max_pool2d)
 from . import init as initializers
 from .module import Module, Parameter
-
-
-def _param(host_array):
-    return Parameter(backend.asarray(host_array.astype(backend.get_default_dtype())))
 
 
 class _ConvBase(Module):
@@ -34,15 +30,15 @@ class _ConvBase(Module):
         name = (f"{self.layer_name}({in_channels!r}, {out_channels!r}, "
                 f"kernel_size={kernel_size!r})")
         for what, size in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1 \
+            if not is_int(size) or size < 1 \
                     or size % self.multiple:
                 must = "a positive integer" if self.multiple == 1 else \
                     f"a positive multiple of {self.multiple} ({unit})"
                 raise ValueError(f"{name}: {what} = {size!r} must be {must}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = pair(kernel_size, f"{name}: kernel_size")
-        self.stride = pair(stride, f"{name}: stride")
-        self.padding = pair(padding, f"{name}: padding", minimum=0)
+        self.kernel_size = int_pair(kernel_size, f"{name}: kernel_size")
+        self.stride = int_pair(stride, f"{name}: stride")
+        self.padding = int_pair(padding, f"{name}: padding", minimum=0)
         self._name = name
 
     def _check_input(self, x):
@@ -71,9 +67,9 @@ class Conv2d(_ConvBase):
         self.init = init
         kh, kw = self.kernel_size
         shape = (self.out_channels, self.in_channels, kh, kw)
-        self.weight = _param(initializers.real_init(
+        self.weight = Parameter.from_host(initializers.real_init(
             init, shape, self.in_channels * kh * kw, self.out_channels * kh * kw))
-        self.bias = _param(np.zeros(self.out_channels)) if bias else None
+        self.bias = Parameter.from_host(np.zeros(self.out_channels)) if bias else None
 
     def forward(self, x):
         self._check_input(x)
@@ -107,8 +103,8 @@ class HypercomplexConv2d(_ConvBase):
             initializers._check(init)
             w = initializers.real_init(f"{init}_normal", shape, self.in_channels * kh * kw,
                                        self.out_channels * kh * kw)
-        self.weight = _param(w)
-        self.bias = _param(np.zeros(self.out_channels)) if bias else None
+        self.weight = Parameter.from_host(w)
+        self.bias = Parameter.from_host(np.zeros(self.out_channels)) if bias else None
 
     def forward(self, x):
         self._check_input(x)
@@ -126,7 +122,7 @@ class QConv2d(HypercomplexConv2d):
     init='glorot'): channels in real units, multiples of 4, planar [r | i | j | k] (channels
     0..C/4-1 are the real parts).  weight (4, out/4, in/4, kh, kw), polar init; bias
     (out_channels,).  Computed as a real convolution with the assembled block weight
-    M = QUATERNION.block_matrix(W) (hyperprune.conv), so it costs what Conv2d costs.
+    M = QUATERNION.block_matrix(W) (hyperprune.functional.conv), so it costs what Conv2d costs.
     """
 
     layer_name = "QConv2d"
@@ -143,9 +139,9 @@ class QConv2d(HypercomplexConv2d):
 class _Pool(Module):
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = pair(kernel_size, f"{type(self).__name__}: kernel_size")
+        self.kernel_size = int_pair(kernel_size, f"{type(self).__name__}: kernel_size")
         self.stride = self.kernel_size if stride is None else \
-            pair(stride, f"{type(self).__name__}: stride")
+            int_pair(stride, f"{type(self).__name__}: stride")
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

@@ -1,6 +1,7 @@
-"""Layers without weights: Identity, Flatten, Dropout."""
-from .. import functional as F
-from .module import Module
+"""Simple layers: Identity, Flatten, Dropout (no weights) and Embedding (a lookup table)."""
+from .. import backend, functional as F
+from ..checks import is_int
+from .module import Module, Parameter
 
 
 class Identity(Module):
@@ -41,3 +42,29 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (any shape) -> (*shape, embedding_dim).
+
+    weight (num_embeddings, embedding_dim), initialized N(0, std^2) with std = 0.02 as
+    nanoGPT (GPT-2) does; std=1.0 gives PyTorch's N(0, 1).  Indices outside
+    [0, num_embeddings) raise IndexError on every backend (CuPy would wrap them).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, std=0.02):
+        super().__init__()
+        name = f"Embedding({num_embeddings!r}, {embedding_dim!r})"
+        for what, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not (is_int(n) and n >= 1):
+                raise ValueError(f"{name}: {what} must be a positive integer, got {n!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.std = std
+        self.weight = Parameter.from_host(backend.rng().normal(0.0, std, (num_embeddings, embedding_dim)))
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight,
+                         name=f"Embedding({self.num_embeddings}, {self.embedding_dim})")
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -7,19 +7,15 @@ the real layer, n = 2 complex, n = 4 quaternion); weight (n, out/n, in/n).
 
 Sizes are always given in real units, so QLinear(784, 300) is a drop-in replacement for
 Linear(784, 300) with a quarter of the weights.  Features are planar, [r | i | j | k]
-along the last axis (see hyperprune.hypercomplex).
+along the last axis (see hyperprune.algebra).
 """
 import numpy as np
 
-from .. import backend, functional as F
-from ..hypercomplex import QUATERNION, get_algebra, hypercomplex_linear
+from .. import functional as F
+from ..algebra import QUATERNION, get_algebra
+from ..checks import is_int
 from . import init as initializers
 from .module import Module, Parameter
-
-
-def _param(host_array):
-    """A Parameter of the default dtype on the selected backend, from a host array."""
-    return Parameter(backend.asarray(host_array.astype(backend.get_default_dtype())))
 
 
 class Linear(Module):
@@ -32,13 +28,13 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, init="glorot_normal"):
         super().__init__()
         for what, n in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(n, (int, np.integer)) or n < 1:
+            if not is_int(n) or n < 1:
                 raise ValueError(f"Linear: {what} must be a positive integer, got {n!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init = init
         shape = (self.out_features, self.in_features)
-        self.weight = _param(initializers.real_init(init, shape, in_features, out_features))
-        self.bias = _param(np.zeros(out_features)) if bias else None
+        self.weight = Parameter.from_host(initializers.real_init(init, shape, in_features, out_features))
+        self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -66,7 +62,7 @@ class HypercomplexLinear(Module):
         self.algebra = get_algebra(algebra)
         n = self.algebra.dim
         for what, size in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(size, (int, np.integer)) or size < 1 or size % n:
+            if not is_int(size) or size < 1 or size % n:
                 raise ValueError(
                     f"{self.layer_name}({in_features}, {out_features}): {what} = {size!r} "
                     f"must be a positive multiple of {n} ({self.algebra.name} units of {n} "
@@ -79,11 +75,11 @@ class HypercomplexLinear(Module):
         else:
             initializers._check(init)
             w = initializers.real_init(f"{init}_normal", shape, in_features, out_features)
-        self.weight = _param(w)
-        self.bias = _param(np.zeros(out_features)) if bias else None
+        self.weight = Parameter.from_host(w)
+        self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
-        return hypercomplex_linear(x, self.weight, self.bias, self.algebra)
+        return F.hypercomplex_linear(x, self.weight, self.bias, self.algebra)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -97,7 +93,7 @@ class QLinear(HypercomplexLinear):
     weight (4, out_features/4, in_features/4): components r, i, j, k;  bias (out_features,).
     The product is the real block matrix [[R,-I,-J,-K],[I,R,-K,J],[J,K,R,-I],[K,-J,I,R]]
     applied in one GEMM (for small batches, one GEMM of all component products combined
-    by the sign table instead); the backward is hand-derived (hyperprune.hypercomplex).
+    by the sign table instead); the backward is hand-derived (hyperprune.functional.linear).
     Convention note: qytorch computes conj(W) ⊗ x, some libraries x ⊗ W.
     """
 

@@ -25,6 +25,12 @@ class Parameter(Tensor):
             data = backend.asarray(np.asarray(data, dtype=backend.get_default_dtype()))
         super().__init__(data, requires_grad=requires_grad)
 
+    @classmethod
+    def from_host(cls, host_array):
+        """A Parameter of the default dtype on the selected backend, from a host array
+        (how every layer makes its weights: drawn in float64 on the host, then cast)."""
+        return cls(backend.asarray(host_array.astype(backend.get_default_dtype())))
+
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 

@@ -1,86 +1,16 @@
-"""Transformer layers: LayerNorm, Embedding, MultiHeadAttention and its quaternion twin.
+"""Attention layers: MultiHeadAttention and its quaternion twin QMultiHeadAttention.
 
-LayerNorm(n):                 y = (x - mean) / sqrt(var + eps) * weight + bias, last axis n
-Embedding(V, E):              y = weight[idx]             weight (V, E)
 MultiHeadAttention(E, H):     self-attention (B, T, E) -> (B, T, E); Linear q/k/v/out
 QMultiHeadAttention(E, H):    the same with QLinear (Hamilton) projections and heads made
                               of whole quaternions
 
-The ops and their hand-derived backward passes are in hyperprune.transformer.
+The fused attention op and its hand-derived backward: hyperprune.functional.attention.
 """
-import numpy as np
-
-from .. import backend
-from ..transformer import (embedding, layer_norm, merge_heads, merge_quaternion_heads,
-                           scaled_dot_product_attention, split_heads, split_quaternion_heads)
+from ..checks import is_int
+from ..functional import (merge_heads, merge_quaternion_heads, scaled_dot_product_attention,
+                          split_heads, split_quaternion_heads)
 from .linear import Linear, QLinear
-from .module import Module, Parameter
-
-
-def _param(host_array):
-    return Parameter(backend.asarray(host_array.astype(backend.get_default_dtype())))
-
-
-def _is_size(n):
-    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
-
-
-class LayerNorm(Module):
-    """Layer norm over the last axis: x (..., normalized_shape) -> same shape.
-
-    normalized_shape: an int, the size of the last axis.  eps is added to the (biased)
-    variance.  elementwise_affine: learn weight (ones) and bias (zeros), each
-    (normalized_shape,); bias=False keeps the weight only (as nanoGPT's LayerNorm).
-    """
-
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
-        super().__init__()
-        if not _is_size(normalized_shape):
-            raise ValueError(f"LayerNorm({normalized_shape!r}): normalized_shape must be a "
-                             "positive integer (the size of the last axis)")
-        if not eps >= 0:
-            raise ValueError(f"LayerNorm({normalized_shape}): eps must be >= 0, got {eps}")
-        self.normalized_shape, self.eps = int(normalized_shape), eps
-        self.elementwise_affine = elementwise_affine
-        n = self.normalized_shape
-        self.weight = _param(np.ones(n)) if elementwise_affine else None
-        self.bias = _param(np.zeros(n)) if elementwise_affine and bias else None
-
-    def forward(self, x):
-        if x.ndim < 1 or x.shape[-1] != self.normalized_shape:
-            raise ValueError(f"LayerNorm({self.normalized_shape}): expected an input of shape "
-                             f"(..., {self.normalized_shape}), got {tuple(x.shape)}")
-        return layer_norm(x, self.weight, self.bias, self.eps)
-
-    def extra_repr(self):
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
-
-
-class Embedding(Module):
-    """A lookup table: integer indices (any shape) -> (*shape, embedding_dim).
-
-    weight (num_embeddings, embedding_dim), initialized N(0, std^2) with std = 0.02 as
-    nanoGPT (GPT-2) does; std=1.0 gives PyTorch's N(0, 1).  Indices outside
-    [0, num_embeddings) raise IndexError on every backend (CuPy would wrap them).
-    """
-
-    def __init__(self, num_embeddings, embedding_dim, std=0.02):
-        super().__init__()
-        name = f"Embedding({num_embeddings!r}, {embedding_dim!r})"
-        for what, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not _is_size(n):
-                raise ValueError(f"{name}: {what} must be a positive integer, got {n!r}")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        self.std = std
-        self.weight = _param(backend.rng().normal(0.0, std, (num_embeddings, embedding_dim)))
-
-    def forward(self, indices):
-        return embedding(indices, self.weight,
-                         name=f"Embedding({self.num_embeddings}, {self.embedding_dim})")
-
-    def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+from .module import Module
 
 
 class _Attention(Module):
@@ -88,7 +18,7 @@ class _Attention(Module):
 
     def _setup(self, embed_dim, num_heads, causal, dropout):
         self._name = f"{type(self).__name__}(embed_dim={embed_dim!r}, num_heads={num_heads!r})"
-        if not _is_size(embed_dim) or not _is_size(num_heads):
+        if not all(is_int(n) and n >= 1 for n in (embed_dim, num_heads)):
             raise ValueError(f"{self._name}: embed_dim and num_heads must be positive integers")
         if embed_dim % num_heads:
             raise ValueError(f"{self._name}: embed_dim must be divisible by num_heads "

@@ -56,28 +56,16 @@ written once, read by two GEMMs, then recycled as dL/dX.
 """
 import numpy as np
 
-from . import backend, functional as F
-from .autograd import Function, as_tensor
-from .hypercomplex import QUATERNION, get_algebra
+from .. import backend
+from ..algebra import QUATERNION, get_algebra
+from ..autograd import Function, as_tensor
+from ..checks import int_pair
+from .reduction import mean
 
 _get_xp = backend.get_array_module
 
 
 # ========================================================================== geometry
-def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def pair(value, what, minimum=1):
-    """An int or a pair of ints, each >= minimum, as a tuple: 3 -> (3, 3)."""
-    values = (value, value) if _is_int(value) else value
-    if not (isinstance(values, (tuple, list)) and len(values) == 2
-            and all(_is_int(v) and v >= minimum for v in values)):
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{what} must be a {kind} integer or a pair of them, got {value!r}")
-    return int(values[0]), int(values[1])
-
-
 def output_size(size, kernel, stride, padding=0):
     """Window positions along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
     return (size + 2 * padding - kernel) // stride + 1
@@ -144,7 +132,7 @@ def col2im(dcols, x_shape, kernel, stride, padding):
 
 
 # ======================================================================= convolution
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """y = W ⊛ x + b, one fused op (formulas in the module docstring).
 
     x: (N, C, H, W)   weight: (O, C, kh, kw) real, or (n, O/n, C/n, kh, kw) for an algebra
@@ -164,8 +152,8 @@ class Conv2d(Function):
     """
 
     def __init__(self, stride=1, padding=0, algebra=None):
-        self.stride = pair(stride, "stride")
-        self.padding = pair(padding, "padding", minimum=0)
+        self.stride = int_pair(stride, "stride")
+        self.padding = int_pair(padding, "padding", minimum=0)
         self.algebra = algebra
 
     def forward(self, x, weight, bias=None):
@@ -220,13 +208,13 @@ def _check_image(what, x, channels):
 
 
 def _convolve(what, x, weight, bias, stride, padding, algebra, out_channels):
-    stride, padding = pair(stride, f"{what}: stride"), pair(padding, f"{what}: padding", 0)
+    stride, padding = int_pair(stride, f"{what}: stride"), int_pair(padding, f"{what}: padding", 0)
     kernel = weight.shape[-2:]
     if any(output_size(s, k, st, p) < 1 for s, k, st, p in
            zip(x.shape[2:], kernel, stride, padding)):
         raise ValueError(f"{what}: kernel {kernel} does not fit the input of spatial size "
                          f"{x.shape[2:]} with padding {padding}")
-    fn = Conv2d(stride, padding, algebra)
+    fn = Conv2dFunction(stride, padding, algebra)
     if bias is None:
         return fn(x, weight)
     bias = as_tensor(bias)
@@ -274,7 +262,7 @@ def _windows(shape, kernel, stride):
         yield i * kernel[1] + j, (slice(None), slice(None)) + inp
 
 
-class MaxPool2d(Function):
+class MaxPool2dFunction(Function):
     """y[n, c, p, q] = max_{i,j} x[n, c, p sh + i, q sw + j]  (no padding).
 
     dL/dx: each window's gradient goes to its maximum; on a tie to the first one in
@@ -286,8 +274,8 @@ class MaxPool2d(Function):
     """
 
     def __init__(self, kernel_size, stride=None):
-        self.kernel = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel if stride is None else pair(stride, "stride")
+        self.kernel = int_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel if stride is None else int_pair(stride, "stride")
 
     def forward(self, x):
         xp = _get_xp(x)
@@ -309,15 +297,15 @@ class MaxPool2d(Function):
         return dx
 
 
-class AvgPool2d(Function):
+class AvgPool2dFunction(Function):
     """y[n, c, p, q] = 1/(kh kw) sum_{i,j} x[n, c, p sh + i, q sw + j]  (no padding).
 
     dL/dx: G / (kh kw) to every element of the window; overlapping windows accumulate.
     """
 
     def __init__(self, kernel_size, stride=None):
-        self.kernel = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel if stride is None else pair(stride, "stride")
+        self.kernel = int_pair(kernel_size, "kernel_size")
+        self.stride = self.kernel if stride is None else int_pair(stride, "stride")
 
     def forward(self, x):
         self.shape = x.shape
@@ -338,8 +326,8 @@ class AvgPool2d(Function):
 
 def _pool(what, cls, x, kernel_size, stride):
     x = as_tensor(x)
-    kernel = pair(kernel_size, f"{what}: kernel_size")
-    stride = kernel if stride is None else pair(stride, f"{what}: stride")
+    kernel = int_pair(kernel_size, f"{what}: kernel_size")
+    stride = kernel if stride is None else int_pair(stride, f"{what}: stride")
     if x.ndim != 4:
         raise ValueError(f"{what}: expected an input of shape (N, C, H, W), got {x.shape}")
     if x.shape[2] < kernel[0] or x.shape[3] < kernel[1]:
@@ -350,12 +338,12 @@ def _pool(what, cls, x, kernel_size, stride):
 
 def max_pool2d(x, kernel_size, stride=None):
     """Max over kernel_size windows moved by stride (default: kernel_size): (N, C, Ho, Wo)."""
-    return _pool("max_pool2d", MaxPool2d, x, kernel_size, stride)
+    return _pool("max_pool2d", MaxPool2dFunction, x, kernel_size, stride)
 
 
 def avg_pool2d(x, kernel_size, stride=None):
     """Mean over kernel_size windows moved by stride (default: kernel_size): (N, C, Ho, Wo)."""
-    return _pool("avg_pool2d", AvgPool2d, x, kernel_size, stride)
+    return _pool("avg_pool2d", AvgPool2dFunction, x, kernel_size, stride)
 
 
 def global_avg_pool2d(x):
@@ -364,4 +352,4 @@ def global_avg_pool2d(x):
     if x.ndim != 4:
         raise ValueError(f"global_avg_pool2d: expected an input of shape (N, C, H, W), got "
                          f"{x.shape}")
-    return F.mean(x, axis=(2, 3))
+    return mean(x, axis=(2, 3))

@@ -1,4 +1,4 @@
-"""Hypercomplex algebras and the fused layer product y = W ⊗ x.
+"""Hypercomplex algebras as multiplication tables, on plain arrays (no autograd).
 
 An algebra of dimension n has a basis e_0 = 1, e_1, ..., e_{n-1} and a multiplication
 table  e_a e_b = sign[a, b] * e_{index[a, b]}.  Quaternions (n = 4, basis 1, i, j, k):
@@ -47,7 +47,7 @@ component gradients at once, with no temporary and no block additions.
 import numpy as np
 
 from . import backend
-from .autograd import Function, as_tensor
+from .checks import check_choice
 
 
 class Algebra:
@@ -186,95 +186,10 @@ ALGEBRAS = {a.name: a for a in (REAL, COMPLEX, QUATERNION)}
 
 
 def get_algebra(algebra):
+    """An Algebra, or the one named `algebra` ("real", "complex", "quaternion")."""
     if isinstance(algebra, Algebra):
         return algebra
-    if algebra not in ALGEBRAS:
-        raise ValueError(f"unknown algebra {algebra!r}: expected one of "
-                         f"{', '.join(ALGEBRAS)}")
-    return ALGEBRAS[algebra]
-
-
-class HypercomplexLinear(Function):
-    """y = W ⊗ x + b on the planar layout (formulas in the module docstring).
-
-    x: (..., n*in_q)   weight: (n, out_q, in_q)   bias: (n*out_q,) real   y: (..., n*out_q)
-
-    The forward is one GEMM of the real layer's size, in one of two orders:
-      * assemble M from W, then y = x M^T          (extra memory traffic ∝ weights)
-      * Z = all component products x_b · W_a in one GEMM, then combine them with the
-        sign table (combine_products)                (extra traffic ∝ activations)
-    We take the cheaper: the products when rows < in_q (small batches, e.g. LeNet at batch
-    60), M otherwise (large batches; convolutions, whose rows are batch x positions).
-    The backward stays on the same side: with M, dL/dx = G M and dL/dW is the signed
-    block sum of dL/dM = G^T X (block_matrix_grad, cost ∝ weights); with the products,
-    dL/dx and dL/dW come from the signed blocks of G (cost ∝ activations).
-    """
-
-    def __init__(self, algebra):
-        self.algebra = algebra
-
-    def forward(self, x, weight, bias=None):
-        n, out_q, in_q = weight.shape
-        self.x_shape, self.w_shape = x.shape, weight.shape
-        self.x2 = x.reshape(-1, x.shape[-1])                     # (rows, n*in_q) planar
-        self.w = weight
-        rows = self.x2.shape[0]
-        self.via_matrix = rows >= in_q
-        if self.via_matrix:
-            self.m = self.algebra.block_matrix(weight)           # (n*out_q, n*in_q)
-            y = self.x2 @ self.m.T
-        else:
-            products = self.x2.reshape(rows * n, in_q) @ weight.reshape(n * out_q, in_q).T
-            y = self.algebra.combine_products(products)          # (rows, n*out_q)
-        if bias is not None:
-            y += bias
-        return y.reshape(x.shape[:-1] + (y.shape[-1],))
-
-    def backward(self, g):
-        n, out_q, in_q = self.w_shape
-        g2 = g.reshape(-1, g.shape[-1])                          # (rows, n*out_q)
-        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        gx = gw = None
-        if self.via_matrix:       # large batches: work on the weight side
-            if need_x:
-                gx = (g2 @ self.m).reshape(self.x_shape)         # dL/dx = G M
-            if need_w:                                           # dL/dM = G^T X, then
-                gw = self.algebra.block_matrix_grad(g2.T @ self.x2, self.w_shape)
-        else:                     # small batches: work on the activation side
-            blocks = self.algebra.signed_output_blocks(g2)       # (rows*n, n*out_q)
-            if need_x:
-                gx = (blocks @ self.w.reshape(n * out_q, in_q)).reshape(self.x_shape)
-            if need_w:                                           # the folded one GEMM
-                gw = (blocks.T @ self.x2.reshape(-1, in_q)).reshape(self.w_shape)
-        if len(self.needs_input_grad) == 2:
-            return gx, gw
-        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None
-        return gx, gw, gb
-
-
-def hypercomplex_linear(x, weight, bias=None, algebra=QUATERNION):
-    """y = weight ⊗ x + bias for planar x (..., n*in_q) and weight (n, out_q, in_q)."""
-    algebra = get_algebra(algebra)
-    x, weight = as_tensor(x), as_tensor(weight)
-    n = algebra.dim
-    if weight.ndim != 3 or weight.shape[0] != n:
-        raise ValueError(f"{algebra.name} linear: weight must have shape ({n}, out, in) "
-                         f"in {algebra.name} units, got {weight.shape}")
-    if x.ndim < 1 or x.shape[-1] != n * weight.shape[2]:
-        raise ValueError(f"{algebra.name} linear: input of shape {x.shape} does not match "
-                         f"weight {weight.shape}: expected (..., {n * weight.shape[2]})")
-    if bias is None:
-        return HypercomplexLinear(algebra)(x, weight)
-    bias = as_tensor(bias)
-    if bias.shape != (n * weight.shape[1],):
-        raise ValueError(f"{algebra.name} linear: bias of shape {bias.shape} does not match "
-                         f"{n * weight.shape[1]} output features")
-    return HypercomplexLinear(algebra)(x, weight, bias)
-
-
-def hamilton_linear(x, weight, bias=None):
-    """The quaternion layer product y = W ⊗ x + b (see hypercomplex_linear)."""
-    return hypercomplex_linear(x, weight, bias, QUATERNION)
+    return ALGEBRAS[check_choice(algebra, tuple(ALGEBRAS), "algebra")]
 
 
 def to_components(x, n=4):
@@ -286,55 +201,3 @@ def to_components(x, n=4):
 def from_components(q):
     """(..., m, n) components last -> planar (..., n*m)."""
     return q.swapaxes(-1, -2).reshape(q.shape[:-2] + (q.shape[-1] * q.shape[-2],))
-
-
-class ModReLU(Function):
-    """modReLU, a fully quaternion activation (Arjovsky et al.'s, applied per quaternion):
-
-        f(q) = relu(|q| + b) q / |q|        b: a learned real bias per quaternion unit
-
-    It scales each quaternion without rotating it: quaternions with |q| <= -b are zeroed,
-    the others shrink (b < 0) or grow (b > 0) along their own direction.  We write
-    r = sqrt(|q|^2 + eps^2) for |q| (eps = 1e-8 keeps q = 0 finite and the formulas below
-    exact), so for r + b > 0:  y = q (1 + b/r), and with g = dL/dy,
-
-        dL/dq = g (1 + b/r) - b q (q·g) / r^3          (dr/dq = q / r)
-        dL/db = (q·g) / r                               summed over the batch,
-    and both are zero where r + b <= 0.
-    x: (..., 4*m) planar, bias: (m,).
-    """
-
-    eps = 1e-8
-
-    def forward(self, x, bias):
-        xp = backend.get_array_module(x)
-        m = bias.shape[0]
-        q = x.reshape(x.shape[:-1] + (4, m))                   # (..., 4, m) planar blocks
-        r = xp.sqrt((q * q).sum(axis=-2) + self.eps * self.eps)  # (..., m)
-        self.active = (r + bias) > 0
-        self.q, self.r, self.bias = q, r, bias
-        scale = xp.where(self.active, 1 + bias / r, 0).astype(x.dtype)
-        return (q * scale[..., None, :]).reshape(x.shape)
-
-    def backward(self, g):
-        q, r, b, active = self.q, self.r, self.bias, self.active
-        g = g.reshape(q.shape)
-        qg = (q * g).sum(axis=-2)                               # (..., m)
-        gx = gb = None
-        if self.needs_input_grad[0]:
-            scale = (1 + b / r) * active
-            coupling = (b * qg / (r * r * r)) * active
-            gx = (g * scale[..., None, :] - q * coupling[..., None, :])
-            gx = gx.reshape(g.shape[:-2] + (-1,))
-        if self.needs_input_grad[1]:
-            gb = (qg / r * active).reshape(-1, b.shape[0]).sum(axis=0)
-        return gx, gb
-
-
-def mod_relu(x, bias):
-    """modReLU on planar quaternion features x (..., 4*m) with bias (m,)."""
-    x, bias = as_tensor(x), as_tensor(bias)
-    if bias.ndim != 1 or x.ndim < 1 or x.shape[-1] != 4 * bias.shape[0]:
-        raise ValueError(f"mod_relu: input of shape {x.shape} does not match bias of shape "
-                         f"{bias.shape}: expected (..., {4 * bias.shape[0] if bias.ndim else '4m'})")
-    return ModReLU()(x, bias)
