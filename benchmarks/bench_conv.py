@@ -8,7 +8,7 @@
     Target: QConv2d <= 1.1x Conv2d.
 (b) Frankle & Carbin's Conv-2 on CIFAR-sized input, batch 60, Adam, cross-entropy, masks
     applied (one round of layer-wise pruning: conv 10%, fully connected 20%, output 10%),
-    the masked step of hyperprune.lottery.train_step:
+    the masked step of hyperprune.train.train_step:
         conv3x3(3->64, pad 1) ReLU conv3x3(64->64, pad 1) ReLU maxpool 2 flatten
         Linear(16384, 256) ReLU Linear(256, 256) ReLU Linear(256, 10)
     and its quaternion twin (input [0 | R | G | B], QConv2d(4, 64), QConv2d(64, 64),

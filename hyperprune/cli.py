@@ -8,7 +8,6 @@
     hyperprune download mnist|cifar10|cifar100   fetch and verify a dataset (needs internet)
 """
 import argparse
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -17,84 +16,14 @@ from . import __version__
 
 
 def _add_lottery_arguments(p):
-    from .lottery import CONTROLS, OPTIMIZERS, PRESETS, LotteryConfig
-    from .models import ALGEBRAS, MODELS
-    from .prune import GRANULARITIES, SCOPES, STRATEGIES
-
-    d = LotteryConfig()
-    p.add_argument("--preset", choices=sorted(PRESETS),
-                   help="a protocol's settings (explicit options override them): "
-                        "frankle = layer-wise 20%%/output 10%%, 50K iterations, Adam 1.2e-3, "
-                        "batch 60; iqbal_mishra = global 20%%; quick = the main job's "
-                        "few-minute run; frankle_conv2/4/6 = Conv-n on CIFAR-10; gpt_char = "
-                        "nanoGPT's CPU shakespeare_char, QKV pruned 50%% per round")
+    from . import config
     p.add_argument("--run-dir", required=True, help="where the run lives (resumes if it exists)")
-    p.add_argument("--model", choices=sorted(MODELS))
-    p.add_argument("--algebra", choices=ALGEBRAS)
-    p.add_argument("--fully-quaternion", action="store_true", default=None,
-                   help="quaternion output layer with dummy classes")
-    p.add_argument("--dataset", choices=["auto", "mnist", "cifar10", "cifar100",
-                                         "shakespeare_char"],
-                   help="default: mnist for lenet_300_100, shakespeare_char for gpt_char, "
-                        "cifar10 for conv2/4/6 and vit")
-    p.add_argument("--width", type=float, help="Conv-n: channel multiplier (default 1.0)")
-    p.add_argument("--first-layer", choices=["real", "quaternion"],
-                   help="Conv-n quaternion: the first convolution (default quaternion, on "
-                        "4 encoded input channels)")
-    p.add_argument("--encoding", choices=["rgb_gray", "zero_rgb"],
-                   help="quaternion input: (R,G,B,gray) or (0,R,G,B) (default rgb_gray)")
-    p.add_argument("--augment", action="store_true", default=None,
-                   help="CIFAR: random crops (4-pixel padding) and horizontal flips")
-    p.add_argument("--strategy", choices=STRATEGIES)
-    p.add_argument("--scope", choices=SCOPES,
-                   help="which layers are pruned: all (default) or only attention q/k/v")
-    p.add_argument("--granularity", choices=GRANULARITIES)
-    p.add_argument("--rate", type=float,
-                   help=f"layer-wise and componentwise rate per round (default {d.rate})")
-    p.add_argument("--output-rate", type=float,
-                   help=f"layer-wise rate of the output layer (default {d.output_rate})")
-    p.add_argument("--conv-rate", type=float)
-    p.add_argument("--fraction", type=float, help=f"global rate (default {d.fraction})")
-    p.add_argument("--levels", type=int, help=f"pruning rounds (default {d.levels})")
-    p.add_argument("--iterations", type=int, help=f"per level (default {d.iterations})")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--beta2", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"])
-    p.add_argument("--warmup-iters", type=int)
-    p.add_argument("--min-lr", type=float)
-    p.add_argument("--grad-clip", type=float)
-    for name in ("block-size", "n-layer", "n-head", "n-embd", "mlp-dim", "eval-iters"):
-        p.add_argument(f"--{name}", type=int, help="transformers (see --preset gpt_char)")
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--quaternion-mlp", action="store_true", default=None)
-    p.add_argument("--fused-qkv", action="store_true", default=None,
-                   help="quaternion transformers: qytorch's fused QKV layout")
-    p.add_argument("--rewind-iteration", type=int)
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--validation", type=int)
-    p.add_argument("--train-subset", type=int)
-    p.add_argument("--seed", type=int)
+    config.add_arguments(p)
     p.add_argument("--replicates", type=int, default=1)
-    p.add_argument("--control", choices=CONTROLS)
-    p.add_argument("--masks-from", help="reinit control: the run whose masks to retrain")
     p.add_argument("--data-dir", default=None,
                    help="directory holding mnist/ and cifar-10-batches-bin/ (default: "
                         "$HYPERPRUNE_DATA or the repository's data/)")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
-
-
-def _lottery_config(args):
-    from .lottery import PRESETS, LotteryConfig
-
-    values = dict(PRESETS[args.preset]) if args.preset else {}
-    for f in dataclasses.fields(LotteryConfig):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            values[f.name] = v
-    return LotteryConfig(**values)
 
 
 def _command_line():
@@ -102,8 +31,9 @@ def _command_line():
 
 
 def lottery_command(args):
+    from .config import from_arguments
     from .lottery import run_lottery
-    config = _lottery_config(args)
+    config = from_arguments(args)
     if args.replicates < 1:
         raise ValueError("--replicates must be >= 1")
     run_lottery(config, args.run_dir, args.replicates, args.data_dir, args.quiet,
@@ -140,7 +70,8 @@ def plot_command(args):
 
 def main_job(args):
     """The README's main job: a few-minute lottery, real and quaternion, then the figure."""
-    from .lottery import PRESETS, LotteryConfig, run_lottery
+    from .config import PRESETS, LotteryConfig
+    from .lottery import run_lottery
     from .plots import lottery_figure
 
     root = Path(args.run_dir)
@@ -192,8 +123,9 @@ def main(argv=None):
     from . import demo
     demo.add_arguments(sub.add_parser("demo", help="real vs quaternion MLP on MNIST"))
 
+    from .datasets import DATASETS
     download = sub.add_parser("download", help="download a dataset (needs internet)")
-    download.add_argument("dataset", choices=["mnist", "cifar10", "cifar100"])
+    download.add_argument("dataset", choices=[d.name for d in DATASETS.values() if d.download])
     download.add_argument("--data-dir", default=None)
 
     args = parser.parse_args(argv)
@@ -215,12 +147,9 @@ def main(argv=None):
 
 
 def download_command(args):
-    from . import cifar, datasets
+    from .datasets import get_dataset
     try:
-        if args.dataset == "mnist":
-            paths = datasets.download_mnist(datasets.mnist_dir(args.data_dir))
-        else:
-            paths = [cifar.download_cifar(args.dataset, datasets.data_dir(args.data_dir))]
+        paths = get_dataset(args.dataset).download(args.data_dir)
     except RuntimeError as err:
         print(f"hyperprune download: {err}", file=sys.stderr)
         return 1

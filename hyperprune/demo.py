@@ -7,7 +7,6 @@ QLinear for the two hidden layers (the same real widths, a quarter of the weight
 real output layer, as in Iqbal & Mishra (2023).  Adam 1.2e-3, batch 60 (Frankle & Carbin's
 LeNet settings).  Prints the parameter counts and the test accuracy of each.
 """
-import argparse
 import time
 
 from tqdm import tqdm
@@ -70,13 +69,6 @@ def run(epochs=1, train_size=55000, data_dir=None, seed=0, quiet=False):
         print(f"{name:<12}{r['parameters']:>12,}{r['parameters'] / real:>9.1%}"
               f"{r['test_accuracy']:>10.2%}{r['seconds']:>9.1f}")
     return results
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="hyperprune demo", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return command(args)
 
 
 def add_arguments(parser):

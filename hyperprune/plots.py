@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
+from . import models
+from .rundir import find_runs
 
 
 def run_label(config):
@@ -52,20 +53,6 @@ def experiment_labels(configs):
     return labels
 
 
-def find_runs(paths):
-    """Every run directory (holding metrics.json) at or below the given paths."""
-    runs = []
-    for p in map(Path, paths):
-        if (p / "metrics.json").exists():
-            runs.append(p)
-        else:
-            runs.extend(sorted(q.parent for q in p.rglob("metrics.json")))
-    if not runs:
-        raise FileNotFoundError(f"no run directories (with metrics.json) under "
-                                f"{', '.join(map(str, paths))}")
-    return runs
-
-
 def load_groups(paths):
     """OrderedDict label -> list of per-replicate level summaries.  Runs are replicates
     of one experiment when their configs agree except in REPLICATE_FIELDS; experiments
@@ -73,16 +60,21 @@ def load_groups(paths):
     (e.g. "real componentwise (rate 0.3)")."""
     experiments = OrderedDict()
     for run in find_runs(paths):
-        metrics = io.load_json(run / "metrics.json")
-        config = metrics["config"]
+        config, levels = run.read_metrics()
         key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
                          sort_keys=True)
-        experiments.setdefault(key, (config, []))[1].append(metrics["levels"])
+        experiments.setdefault(key, (config, []))[1].append(levels)
     configs = [config for config, _ in experiments.values()]
     groups = OrderedDict(zip(experiment_labels(configs),
                              (levels for _, levels in experiments.values())))
     order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
     return OrderedDict((label, groups[label]) for label in order)
+
+
+def _language_models(paths):
+    """True when every run is of a language model (perplexity, not accuracy)."""
+    return all(models.get_family(run.read_metrics()[0]["model"]).language_model
+               for run in find_runs(paths))
 
 
 def _series(replicates, key):
@@ -129,8 +121,7 @@ def lottery_figure(paths, out, title=None, ticks=None):
     test accuracy.  `ticks`: x positions to label (default: the LeNet figures')."""
     plt = _pyplot()
     groups = load_groups(paths)
-    text = all("final_val_perplexity" in levels[0]
-               for replicates in groups.values() for levels in replicates)
+    text = _language_models(paths)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     panels = [("early_stop_test_acc", "test accuracy at early stop (%)", 100),
               ("final_test_acc", "test accuracy at end of training (%)", 100),
@@ -166,13 +157,13 @@ def histogram_figure(paths, out, title=None, max_levels=8):
     paper's weight-distribution figures."""
     plt = _pyplot()
     runs = find_runs(paths)
-    configs = [io.load_json(run / "config.json")["config"] for run in runs]
+    configs = [run.read_config() for run in runs]
     records = []
     for run, label in zip(runs, experiment_labels(configs)):
-        levels = sorted((run / "levels").glob("level_*.json"))
+        levels = run.level_records()
         pick = np.unique(np.linspace(0, len(levels) - 1, min(max_levels, len(levels)))
                          .round().astype(int)) if levels else []
-        records.append((label, [io.load_json(levels[i]) for i in pick]))
+        records.append((label, [levels[i] for i in pick]))
     records.sort(key=lambda record: not record[0].startswith("real"))  # real first
     cols = max(len(r) for _, r in records)
     fig, axes = plt.subplots(len(records), cols, figsize=(2.4 * cols, 2.0 * len(records)),
@@ -204,8 +195,7 @@ def markdown_table(paths, targets=None):
     targets = LENET_TARGETS if targets is None else targets
     groups = load_groups(paths)
     names = list(groups)
-    text = all("final_val_perplexity" in levels[0]
-               for replicates in groups.values() for levels in replicates)
+    text = _language_models(paths)
     keys, scale = (("early_stop_val_perplexity", "final_val_perplexity"), 1) if text else \
         (("early_stop_test_acc", "final_test_acc"), 100)
     lines = ["| weights remaining (% of real) | " + " | ".join(names) + " |",

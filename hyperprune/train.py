@@ -3,10 +3,27 @@
     loss_of(logits, y)                    cross-entropy of (N, C) or (B, T, V) logits
     train_step(model, opt, masks, x, y)   one optimizer step with pruned weights held at 0
     evaluate(model, x, y)                 (mean loss, accuracy) without a graph
-    make_optimizer(config, model)         the optimizer a LotteryConfig asks for
+
+They take a model, an optimizer and masks, never a run's settings.  Sequence logits
+(B, T, V) with targets (B, T) -- a language model's -- count every position as one
+prediction; `_as_rows` is the one place that knows it.
 """
 from . import functional as F, optim
-from .autograd import no_grad, tensor
+from .autograd import Tensor, no_grad, tensor
+
+
+def _as_rows(logits, y):
+    """(N, C) logits and (N,) targets; sequence logits (B, T, V) are flattened to rows."""
+    if logits.ndim == 3:
+        return logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+    return logits, y
+
+
+def loss_of(logits, y):
+    """Mean cross-entropy of class logits (N, C), or of sequence logits (B, T, V) with
+    targets (B, T), which are flattened to (B T, V) as a language model's loss is.
+    Targets may be a Tensor or host integers (moved to the logits' backend)."""
+    return F.cross_entropy(*_as_rows(logits, y if isinstance(y, Tensor) else tensor(y)))
 
 
 def evaluate(model, x, y, batch_size=5000, prepare=None):
@@ -18,23 +35,11 @@ def evaluate(model, x, y, batch_size=5000, prepare=None):
     with no_grad():
         for i in range(0, len(y), batch_size):
             xb = x[i:i + batch_size] if prepare is None else prepare(x[i:i + batch_size])
-            xb, yb = tensor(xb), tensor(y[i:i + batch_size])
-            logits = model(xb)
-            if logits.ndim == 3:  # a language model: every position is a prediction
-                logits, yb = logits.reshape(-1, logits.shape[-1]), yb.reshape(-1)
+            logits, yb = _as_rows(model(tensor(xb)), tensor(y[i:i + batch_size]))
             total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += int((logits.data.argmax(axis=1) == yb.data).sum())
     model.train(was_training)
     return total_loss / y.size, correct / y.size
-
-
-def loss_of(logits, y):
-    """Cross-entropy of class logits (N, C), or of sequence logits (B, T, V) with targets
-    (B, T), which are flattened to (B T, V) as a language model's loss is."""
-    if logits.ndim == 3:
-        logits = logits.reshape(-1, logits.shape[-1])
-        y = y.reshape(-1)
-    return F.cross_entropy(logits, y)
 
 
 def train_step(model, opt, masks, xb, yb, grad_clip=0.0):
@@ -50,15 +55,3 @@ def train_step(model, opt, masks, xb, yb, grad_clip=0.0):
     if masks is not None:
         masks.apply(model)
     return loss
-
-
-def make_optimizer(config, model):
-    betas = (0.9, config.beta2)
-    if config.optimizer == "adam":
-        return optim.Adam(model.parameters(), lr=config.lr, betas=betas,
-                          weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return optim.AdamW(optim.decay_groups(model, config.weight_decay), lr=config.lr,
-                           betas=betas)
-    return optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                     weight_decay=config.weight_decay)

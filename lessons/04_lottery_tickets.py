@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 import hyperprune as hp  # noqa: E402
 from hyperprune import datasets, optim, prune  # noqa: E402
 from hyperprune import functional as F  # noqa: E402
-from hyperprune.lottery import LotteryConfig, LotteryRun, evaluate, train_step  # noqa: E402
+from hyperprune.lottery import LotteryConfig, LotteryRun  # noqa: E402
+from hyperprune.train import evaluate, train_step  # noqa: E402
 from hyperprune.models import lenet_300_100  # noqa: E402
 from hyperprune.plots import lottery_figure  # noqa: E402
 
@@ -192,7 +193,7 @@ assert np.array_equal(after[hand_mask], before[hand_mask])
 #   trained the dense network: Adam's moving average m of the gradient *remembers* the
 #   weight's past gradients, so a weight with zero gradient still moves (SGD's momentum
 #   buffer does the same);
-# * (c) `hyperprune.lottery.train_step`: mask the gradients before `optimizer.step()`
+# * (c) `hyperprune.train.train_step`: mask the gradients before `optimizer.step()`
 #   **and** re-apply the mask to the weights after it.  Pruned weights stay exactly 0,
 #   whatever state the optimizer is in.
 

@@ -25,7 +25,7 @@ import numpy as np
 
 import hyperprune as hp
 from hyperprune import nn, prune
-from hyperprune.cifar import GRAY_WEIGHTS, encode_rgb_gray, encode_zero_rgb
+from hyperprune.models.encodings import GRAY_WEIGHTS, encode_rgb_gray, encode_zero_rgb
 from hyperprune.algebra import QUATERNION
 from hyperprune.functional import (col2im, conv2d, hamilton_linear, im2col, max_pool2d,
                                    output_size, quaternion_conv2d)
@@ -719,7 +719,7 @@ assert multiply_adds(conv2("real")) == (3 * 64 + 64 * 64) * 9 * 32 * 32 + 16_384
 # ## 7. What the first quaternion layer sees: encoding RGB
 #
 # A QConv2d needs a multiple of 4 input channels; a colour image has 3.  Two encodings
-# (`hyperprune.cifar`) turn each pixel into one quaternion:
+# (`hyperprune.models.encodings`) turn each pixel into one quaternion:
 #
 # * `encode_rgb_gray`: (R, G, B, gray) with gray = 0.299 R + 0.587 G + 0.114 B, i.e. the
 #   pixel R + G i + B j + gray k (Iqbal & Mishra's choice; `gray_first=True` gives

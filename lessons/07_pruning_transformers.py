@@ -34,7 +34,7 @@ import numpy as np
 import hyperprune as hp
 from hyperprune import optim, prune
 from hyperprune.models import gpt_char
-from hyperprune.text import CharVocab, char_splits, eval_batches, lm_batch, \
+from hyperprune.datasets import CharVocab, char_splits, eval_batches, lm_batch, \
     load_tiny_shakespeare
 from hyperprune.train import evaluate, train_step
 

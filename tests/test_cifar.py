@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hyperprune.cifar as cifar
+from hyperprune.datasets import cifar
+from hyperprune.datasets.download import safe_extract
+from hyperprune.models import encodings
 
 RNG = np.random.default_rng(1234)
 
@@ -439,7 +441,7 @@ def test_safe_extract_rejects_unsafe_members(tmp_path, case):
     archive.write_bytes(tar_bytes([file_member("first.txt")] + members))
     dest = tmp_path / "dest" / "inner"
     with pytest.raises(ValueError, match=reason) as info:
-        cifar.safe_extract(archive, dest)
+        safe_extract(archive, dest)
     assert str(archive) in str(info.value) and "refusing to extract" in str(info.value)
     assert list(dest.iterdir()) == []
     assert not (tmp_path / "dest" / "evil").exists() and not (tmp_path / "evil").exists()
@@ -454,7 +456,7 @@ def test_safe_extract_rejects_paths_resolving_outside(tmp_path):
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(tar_bytes([file_member("data/evil")]))
     with pytest.raises(ValueError, match="outside"):
-        cifar.safe_extract(archive, dest)
+        safe_extract(archive, dest)
     assert list(outside.iterdir()) == []
 
 
@@ -462,13 +464,13 @@ def test_safe_extract_good_and_unreadable(tmp_path):
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(tar_bytes([dir_member("top"), file_member("top/a.bin", b"abc"),
                                    file_member("./top/sub/b.txt", b"hello")]))
-    written = cifar.safe_extract(archive, tmp_path / "dest")
+    written = safe_extract(archive, tmp_path / "dest")
     assert [p.name for p in written] == ["a.bin", "b.txt"]
     assert (tmp_path / "dest/top/a.bin").read_bytes() == b"abc"
     assert (tmp_path / "dest/top/sub/b.txt").read_bytes() == b"hello"
     archive.write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(ValueError, match="not a readable tar archive"):
-        cifar.safe_extract(archive, tmp_path / "dest2")
+        safe_extract(archive, tmp_path / "dest2")
 
 
 def test_download_rejects_unsafe_archive_with_matching_md5(tmp_path, monkeypatch):
@@ -515,25 +517,25 @@ def test_encodings():
     x = RNG.standard_normal((5, 3, 32, 32)).astype(np.float32)
     r, g, b = x[:, 0], x[:, 1], x[:, 2]
     gray = 0.299 * r + 0.587 * g + 0.114 * b
-    q = cifar.encode_rgb_gray(x)  # (R, G, B, gray): real = R, k = gray
+    q = encodings.encode_rgb_gray(x)  # (R, G, B, gray): real = R, k = gray
     assert q.shape == (5, 4, 32, 32) and q.dtype == np.float32
     np.testing.assert_array_equal(q[:, :3], x)
     np.testing.assert_allclose(q[:, 3], gray, rtol=1e-5, atol=1e-6)
-    q = cifar.encode_rgb_gray(x, gray_first=True)  # (gray, R, G, B): real = gray
+    q = encodings.encode_rgb_gray(x, gray_first=True)  # (gray, R, G, B): real = gray
     np.testing.assert_allclose(q[:, 0], gray, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(q[:, 1:], x)
-    z = cifar.encode_zero_rgb(x)  # pure quaternions
+    z = encodings.encode_zero_rgb(x)  # pure quaternions
     assert z.shape == (5, 4, 32, 32) and z.dtype == np.float32
     assert not z[:, 0].any()
     np.testing.assert_array_equal(z[:, 1:], x)
     # uint8 input gives float32 (a white pixel is gray 255); float64 is kept; CHW works.
     white = np.full((1, 3, 2, 2), 255, np.uint8)
-    w = cifar.encode_rgb_gray(white)
+    w = encodings.encode_rgb_gray(white)
     assert w.dtype == np.float32 and np.allclose(w, 255.0)
-    assert cifar.encode_zero_rgb(x.astype(np.float64)).dtype == np.float64
-    assert cifar.encode_rgb_gray(x[0]).shape == (4, 32, 32)
+    assert encodings.encode_zero_rgb(x.astype(np.float64)).dtype == np.float64
+    assert encodings.encode_rgb_gray(x[0]).shape == (4, 32, 32)
     with pytest.raises(ValueError, match="3 colour channels"):
-        cifar.encode_zero_rgb(np.zeros((2, 4, 32, 32)))
+        encodings.encode_zero_rgb(np.zeros((2, 4, 32, 32)))
 
 
 def windows(image, padding):

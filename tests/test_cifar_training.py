@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import cifar, lottery, optim, prune
+from hyperprune import lottery, optim, prune
+from hyperprune.datasets import Splits, cifar
+from hyperprune.models.encodings import encode_rgb_gray
 from hyperprune.lottery import LotteryConfig, LotteryRun
 from hyperprune.models import conv2
 
@@ -25,7 +27,7 @@ def synthetic_splits(n_train=512, n_val=128, n_test=128, seed=0):
         return x, y.astype(np.int64)
 
     train, val, test = make(n_train), make(n_val), make(n_test)
-    return cifar.CIFARSplits(train=train, val=val, test=test,
+    return Splits(train=train, val=val, test=test,
                              train_indices=np.arange(n_train), val_indices=np.arange(n_val),
                              name="cifar10", source="synthetic", description="synthetic",
                              classes=None)
@@ -37,7 +39,7 @@ def fake_cifar(monkeypatch):
         splits = synthetic_splits()
         if train_subset:
             x, y = splits.train
-            splits = cifar.CIFARSplits(**{**splits.__dict__, "train": (x[:train_subset],
+            splits = Splits(**{**splits.__dict__, "train": (x[:train_subset],
                                                                         y[:train_subset])})
         return splits
     monkeypatch.setattr(cifar, "cifar_splits", fake)
@@ -50,7 +52,7 @@ def test_reduced_width_conv2_fits_a_512_image_slice(algebra):
     splits = synthetic_splits()
     x, y = splits.train
     if algebra == "quaternion":
-        x = cifar.encode_rgb_gray(x)
+        x = encode_rgb_gray(x)
     model = conv2(algebra, width=0.125)
     opt = optim.Adam(model.parameters(), lr=2e-3)
     losses = []

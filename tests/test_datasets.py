@@ -149,7 +149,7 @@ def test_load_mnist_env_and_explicit_dir(tmp_path, monkeypatch):
     # Raw (uncompressed) names are accepted, mixed with gzipped ones.
     hashes = fake_mnist(tmp_path / "env" / "mnist", gz_names={"train-labels-idx1-ubyte"})
     fake_mnist(tmp_path / "explicit" / "mnist")
-    monkeypatch.setattr(ds, "MNIST_SHA256", hashes)
+    monkeypatch.setattr(ds.mnist, "MNIST_SHA256", hashes)
     monkeypatch.setenv("HYPERPRUNE_DATA", str(tmp_path / "env"))
     x, y, xt, yt = ds.load_mnist()
     assert x.shape == (3, 28, 28) and y.tolist() == [1, 2, 3] and yt.tolist() == [7, 9]
@@ -161,7 +161,7 @@ def test_load_mnist_env_and_explicit_dir(tmp_path, monkeypatch):
 def test_load_mnist_checksum_mismatch_patched(tmp_path, monkeypatch):
     hashes = fake_mnist(tmp_path / "mnist")
     hashes["t10k-labels-idx1-ubyte"] = "ab" * 32
-    monkeypatch.setattr(ds, "MNIST_SHA256", hashes)
+    monkeypatch.setattr(ds.mnist, "MNIST_SHA256", hashes)
     with pytest.raises(ValueError) as info:
         ds.load_mnist(tmp_path)
     message = str(info.value)
@@ -205,7 +205,7 @@ def test_download_offline_message(tmp_path, monkeypatch):
 
 def test_download_skips_valid_files(tmp_path, monkeypatch):
     hashes = fake_mnist(tmp_path, gz_names={"t10k-images-idx3-ubyte"})
-    monkeypatch.setattr(ds, "MNIST_SHA256", hashes)
+    monkeypatch.setattr(ds.mnist, "MNIST_SHA256", hashes)
 
     def must_not_download(*args, **kwargs):
         raise AssertionError("nothing to download")
@@ -220,7 +220,7 @@ def test_download_verifies_and_falls_back_to_next_mirror(tmp_path, monkeypatch):
     """Fake mirrors (no network): the first serves wrong content, the second the right one."""
     source = tmp_path / "source"
     hashes = fake_mnist(source)
-    monkeypatch.setattr(ds, "MNIST_SHA256", hashes)
+    monkeypatch.setattr(ds.mnist, "MNIST_SHA256", hashes)
     requested = []
 
     def fake_urlopen(url, timeout=None):
@@ -282,7 +282,7 @@ def test_mnist_splits_normalized():
 @pytest.fixture
 def cached_load(monkeypatch, mnist):
     """Make mnist_splits reuse the module's already-loaded arrays (keeps tests fast)."""
-    monkeypatch.setattr(ds, "load_mnist", lambda data_dir=None: mnist)
+    monkeypatch.setattr(ds.mnist, "load_mnist", lambda data_dir=None: mnist)
 
 
 def test_mnist_splits_deterministic_and_disjoint(cached_load, mnist):

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hyperprune.text as tx
+import hyperprune.datasets as tx
+from hyperprune.models.gpt import check_context
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -301,15 +302,15 @@ def test_eval_and_single_batch_arguments_are_validated():
 # ---------------------------------------------------------------------------------------
 
 def test_check_context():
-    tx.check_context(64, 64)
-    tx.check_context(1, 64)
+    check_context(64, 64)
+    check_context(1, 64)
     with pytest.raises(ValueError) as info:
-        tx.check_context(80, 64)
+        check_context(80, 64)
     assert str(info.value) == ("gpt_char: sequence length 80 is longer than the model's "
                                "context (block_size 64)")
     with pytest.raises(ValueError, match="^qgpt: sequence length 65 "):
-        tx.check_context(65, 64, what="qgpt")
+        check_context(65, 64, what="qgpt")
     with pytest.raises(ValueError, match="at least one"):
-        tx.check_context(0, 64)
+        check_context(0, 64)
     with pytest.raises(TypeError):
-        tx.check_context(3.0, 64)
+        check_context(3.0, 64)

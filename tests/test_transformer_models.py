@@ -9,9 +9,9 @@ import pytest
 import hyperprune as hp
 from hyperprune import nn, optim, prune
 from hyperprune.models import GPTConfig, generate, get_model, gpt_char, vit
-from hyperprune.models.gpt import lm_loss
+from hyperprune.train import loss_of as lm_loss
 from hyperprune.schedule import CosineSchedule
-from hyperprune.text import CharVocab
+from hyperprune.datasets import CharVocab
 from conftest import host
 
 TINY = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)

@@ -8,14 +8,17 @@ Glorot normal init.  Weights (real): 4.30M / 2.43M / 2.26M.
 
 Quaternion versions keep the real channel and unit counts (Iqbal & Mishra 2023): QConv2d
 and QLinear everywhere but the output layer, which stays real (or, fully_quaternion=True,
-a QLinear padded to a multiple of 4 outputs with dummy classes: 12 for CIFAR-10).  The input needs 4 channels: encode RGB as
-(R, G, B, gray) or (0, R, G, B) first (hyperprune.cifar), or keep first_layer="real" to
-feed RGB to a real first convolution.  Weights: about a quarter of the real model's.
+a QLinear padded to a multiple of 4 outputs with dummy classes: 12 for CIFAR-10).  A
+quaternion first convolution needs 4 input channels: encode RGB as (R, G, B, gray) or
+(0, R, G, B) first (hyperprune.models.encodings), or keep first_layer="real" to feed RGB
+to a real first convolution.  Weights: about a quarter of the real model's.
 
 `width` multiplies every channel and unit count (rounded to a multiple of 4), for
 CPU-scale runs: width=0.25 is a 16-channel Conv-2.
 """
 from .. import nn
+from ..checks import check_choice
+from .family import Family, check_algebra
 
 PLANS = {
     "conv2": [64, 64, "pool"],
@@ -28,13 +31,17 @@ def _scaled(n, width):
     return max(4, int(round(n * width / 4)) * 4)
 
 
+def quaternion_first_layer(algebra, first_layer=None):
+    """Whether the first convolution is quaternion (then it reads RGB encoded as 4
+    channels): by default, in a quaternion network; first_layer="real" keeps it real."""
+    return algebra == "quaternion" and (first_layer or algebra) == "quaternion"
+
+
 def conv_net(plan, algebra="real", width=1.0, in_channels=None, num_classes=10,
              first_layer=None, fully_quaternion=False, image_size=32):
     """A Conv-n network from a plan of channel counts and "pool" markers."""
-    if plan not in PLANS:
-        raise ValueError(f"unknown plan {plan!r}: expected one of {', '.join(PLANS)}")
-    if algebra not in ("real", "quaternion"):
-        raise ValueError(f"{plan}: unknown algebra {algebra!r}: expected one of real, quaternion")
+    check_choice(plan, tuple(PLANS), "plan")
+    check_algebra(algebra, plan)
     if width <= 0:
         raise ValueError(f"{plan}: width must be positive, got {width}")
     quaternion = algebra == "quaternion"
@@ -44,7 +51,7 @@ def conv_net(plan, algebra="real", width=1.0, in_channels=None, num_classes=10,
         raise ValueError(f"{plan}: first_layer must be 'real' or, for quaternion models, "
                          f"'quaternion'; got {first_layer!r}")
     if in_channels is None:
-        in_channels = 4 if first_layer == "quaternion" else 3
+        in_channels = 4 if quaternion_first_layer(algebra, first_layer) else 3
     Conv = nn.QConv2d if quaternion else nn.Conv2d
     Dense = nn.QLinear if quaternion else nn.Linear
     layers, channels, size = [], in_channels, image_size
@@ -77,3 +84,15 @@ def conv4(algebra="real", **options):
 
 def conv6(algebra="real", **options):
     return conv_net("conv6", algebra, **options)
+
+
+def _family(name, build):
+    return Family(name, build, datasets=("cifar10", "cifar100"), description="a CIFAR model",
+                  settings={"width": "width", "first_layer": "first_layer",
+                            "fully_quaternion": "fully_quaternion"},
+                  hypercomplex_options=("first_layer", "fully_quaternion"), num_classes=True,
+                  encoded_input=lambda algebra, options: quaternion_first_layer(
+                      algebra, options.get("first_layer")))
+
+
+FAMILIES = [_family("conv2", conv2), _family("conv4", conv4), _family("conv6", conv6)]

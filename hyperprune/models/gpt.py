@@ -41,9 +41,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import backend, functional as F, nn
+from .. import backend, nn
 from ..autograd import Tensor, no_grad
-from ..text import check_context
+from ..checks import is_int
+from .family import Family, check_algebra
 
 
 @dataclass
@@ -66,12 +67,10 @@ class GPTConfig:
 
     def check(self):
         name = "gpt_char"
-        if self.algebra not in ("real", "quaternion"):
-            raise ValueError(f"{name}: unknown algebra {self.algebra!r}: expected one of "
-                             "real, quaternion")
+        check_algebra(self.algebra, name)
         for what in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             value = getattr(self, what)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name}: {what} must be a positive integer, got {value!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"{name}: n_embd {self.n_embd} must be divisible by n_head "
@@ -83,6 +82,22 @@ class GPTConfig:
         if self.algebra == "quaternion" and self.n_embd % 4:
             raise ValueError(f"{name}: n_embd {self.n_embd} must be a multiple of 4 "
                              "(quaternions of 4 real features)")
+
+
+def check_context(length: int, block_size: int, what: str = "gpt_char") -> None:
+    """Raise ValueError unless 1 <= length <= block_size: a model with learned position
+    embeddings has none for positions >= block_size.  `what` names the model in the
+    message, e.g. "gpt_char: sequence length 80 is longer than the model's context
+    (block_size 64)"; crop the input to its last block_size ids to generate further."""
+    if not is_int(length) or not is_int(block_size):
+        raise TypeError(f"{what}: length and block_size must be integers, got "
+                        f"{length!r} and {block_size!r}")
+    if length > block_size:
+        raise ValueError(f"{what}: sequence length {length} is longer than the model's "
+                         f"context (block_size {block_size})")
+    if length < 1:
+        raise ValueError(f"{what}: sequence length {length}: a sequence needs at least one "
+                         f"position")
 
 
 def normal_(param, std):
@@ -165,11 +180,8 @@ class GPT(nn.Module):
                              f"shape {tuple(idx.shape)} and dtype {idx.dtype}")
         t = idx.shape[1]
         check_context(t, cfg.block_size, "gpt_char")
-        lo, hi = (int(idx.min()), int(idx.max())) if idx.size else (0, 0)  # B may be 0
-        if lo < 0 or hi >= cfg.vocab_size:
-            raise IndexError(f"gpt_char: token id {lo if lo < 0 else hi} is not in the "
-                             f"vocabulary of {cfg.vocab_size} symbols "
-                             f"(ids 0..{cfg.vocab_size - 1})")
+        backend.check_index_range(idx, cfg.vocab_size, "gpt_char", negative=False, message=(
+            "token id {bad} is not in the vocabulary of {size} symbols (ids 0..{last})"))
         x = self.wte(idx) + self.wpe(np.arange(t))          # (B, T, E) + (T, E)
         x = self.h(self.drop(x))                            # (B, T, E)
         return self.lm_head(self.ln_f(x))                   # (B, T, output_size)
@@ -189,9 +201,7 @@ def parameter_counts(model):
     """
     counts = dict(prunable=0, embeddings=0, norms=0, biases=0)
     for m in model.modules():
-        for name, p in m._parameters.items():
-            if p is None:
-                continue
+        for name, p in m.named_parameters(recurse=False):
             if isinstance(m, nn.LayerNorm):
                 kind = "norms"
             elif isinstance(m, tuple(nn.PRUNABLE)):
@@ -201,12 +211,6 @@ def parameter_counts(model):
             counts[kind] += p.size
     counts["total"] = sum(counts.values())
     return counts
-
-
-def lm_loss(logits, targets):
-    """Mean cross-entropy of next-token logits (B, T, V) against targets (B, T)."""
-    targets = targets.data if isinstance(targets, Tensor) else backend.asarray(targets)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, rng=None):
@@ -226,7 +230,7 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, rng=None):
                          f"shape {idx.shape} and dtype {idx.dtype}")
     if not temperature > 0:
         raise ValueError(f"generate: temperature must be > 0, got {temperature}")
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
+    if top_k is not None and (not is_int(top_k) or top_k < 1):
         raise ValueError(f"generate: top_k must be a positive integer or None, got {top_k!r}")
     rng = backend.rng() if rng is None else rng
     idx, was_training = idx.astype(np.int64), model.training
@@ -255,3 +259,10 @@ def gpt_char(algebra="real", vocab_size=65, block_size=64, n_layer=4, n_head=4, 
     """The character-level GPT (module docstring); nanoGPT's CPU configuration by default."""
     return GPT(GPTConfig(algebra, vocab_size, block_size, n_layer, n_head, n_embd, dropout,
                          quaternion_mlp, fused_qkv, bias))
+
+
+FAMILY = Family("gpt_char", gpt_char, datasets=("shakespeare_char",),
+                description="a character language model", metric="perplexity",
+                settings={name: name for name in ("block_size", "n_layer", "n_head", "n_embd",
+                                                  "dropout", "quaternion_mlp", "fused_qkv")},
+                hypercomplex_options=("quaternion_mlp", "fused_qkv"))

@@ -10,12 +10,11 @@
 ReLU on quaternion features is the split ReLU (one per component).
 """
 from .. import nn
+from .family import Family, check_algebra
 
 
 def lenet_300_100(algebra="real", fully_quaternion=False):
-    if algebra not in ("real", "quaternion"):
-        raise ValueError(f"lenet_300_100: unknown algebra {algebra!r}: expected one of "
-                         "real, quaternion")
+    check_algebra(algebra, "lenet_300_100")
     if algebra == "real":
         if fully_quaternion:
             raise ValueError("lenet_300_100: fully_quaternion needs algebra='quaternion'")
@@ -24,3 +23,8 @@ def lenet_300_100(algebra="real", fully_quaternion=False):
     output = nn.QLinear(100, 12) if fully_quaternion else nn.Linear(100, 10)
     return nn.Sequential(nn.QLinear(784, 300), nn.ReLU(), nn.QLinear(300, 100), nn.ReLU(),
                          output)
+
+
+FAMILY = Family("lenet_300_100", lenet_300_100, datasets=("mnist",),
+                description="an MNIST model", settings={"fully_quaternion": "fully_quaternion"},
+                hypercomplex_options=("fully_quaternion",))

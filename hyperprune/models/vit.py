@@ -37,6 +37,8 @@ import numpy as np
 
 from .. import backend, functional as F, nn
 from ..autograd import Tensor, as_tensor
+from ..checks import is_int
+from .family import Family, check_algebra
 from .gpt import init_linear, normal_, parameter_counts
 
 
@@ -80,11 +82,9 @@ class ViT(nn.Module):
         sizes = dict(image_size=image_size, patch_size=patch_size, num_classes=num_classes,
                      dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim, channels=channels)
         for what, n in sizes.items():
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            if not is_int(n) or n < 1:
                 raise ValueError(f"vit: {what} must be a positive integer, got {n!r}")
-        if algebra not in ("real", "quaternion"):
-            raise ValueError(f"vit: unknown algebra {algebra!r}: expected one of real, "
-                             "quaternion")
+        check_algebra(algebra, "vit")
         if image_size % patch_size:
             raise ValueError(f"vit: patch_size {patch_size} must divide image_size "
                              f"{image_size}")
@@ -155,3 +155,10 @@ def vit(algebra="real", image_size=32, patch_size=4, num_classes=10, dim=64, dep
     """The paper's CIFAR ViT (module docstring); num_classes=100 for CIFAR-100."""
     return ViT(algebra, image_size, patch_size, num_classes, dim, depth, heads, mlp_dim,
                channels, dropout, quaternion_mlp, fused_qkv)
+
+
+FAMILY = Family("vit", vit, datasets=("cifar10", "cifar100"), description="a CIFAR model",
+                settings={"dim": "n_embd", "depth": "n_layer", "heads": "n_head",
+                          "mlp_dim": "mlp_dim", "dropout": "dropout",
+                          "quaternion_mlp": "quaternion_mlp", "fused_qkv": "fused_qkv"},
+                hypercomplex_options=("quaternion_mlp", "fused_qkv"), num_classes=True)

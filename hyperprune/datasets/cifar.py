@@ -11,11 +11,9 @@ Overview
     load_cifar10(data_dir=None, verify)    train / test arrays + where they came from
     load_cifar100(data_dir=None, label)    the same for CIFAR-100 (fine or coarse labels)
     download_cifar(name, dest_dir=None)    fetch, MD5-check and safely extract a tarball
-    safe_extract(archive, dest)            the extraction: regular files and directories only
     channel_stats(images)                  per-channel mean / std of pixels scaled to [0, 1]
     normalize(images, mean, std)           per-channel standardization, float32
     random_crop_flip(batch, rng)           padded random crops + horizontal flips, vectorized
-    encode_rgb_gray(x), encode_zero_rgb(x) 3 colour channels -> 4 quaternion channels
     cifar_splits(name, ...)                train / val / test ready for training
 
 The binary format (https://www.cs.toronto.edu/~kriz/cifar.html, "Binary version")
@@ -66,19 +64,15 @@ label to print next to results.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 
-from . import datasets
-from .io import atomic_write
+from ..checks import is_int
+from .download import download_verified, safe_extract
+from .location import DATA_ENV_VAR, data_dir as _resolve_data_dir, describe_data_dir
+from .splits import Splits, split_indices
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -97,7 +91,6 @@ __all__ = [
     "CIFAR10_STD",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
-    "GRAY_WEIGHTS",
     "read_cifar10_batch",
     "read_cifar100_file",
     "cifar_dir",
@@ -105,13 +98,9 @@ __all__ = [
     "load_cifar10",
     "load_cifar100",
     "download_cifar",
-    "safe_extract",
     "channel_stats",
     "normalize",
     "random_crop_flip",
-    "encode_rgb_gray",
-    "encode_zero_rgb",
-    "CIFARSplits",
     "cifar_splits",
 ]
 
@@ -289,7 +278,7 @@ def cifar_dir(name: str = "cifar10", data_dir=None) -> Path:
     former (where `download_cifar` puts it).  The folder is not required to exist.
     """
     spec = _check_name(name)
-    root = datasets.data_dir(data_dir)
+    root = _resolve_data_dir(data_dir)
     folder = root / spec["folder"]
     if not folder.is_dir() and any((root / f).is_file() for f in _required_files(name)):
         return root
@@ -303,7 +292,7 @@ def _locate(name: str, data_dir) -> Path:
     missing = [directory / f for f in _required_files(name) if not (directory / f).is_file()]
     if not missing:
         return directory
-    root = datasets.data_dir(data_dir)
+    root = _resolve_data_dir(data_dir)
     looked = "\n  ".join(str(p) for p in missing)
     how = f"`hyperprune download {name}` (needs internet)"
     if name == "cifar10":
@@ -311,10 +300,10 @@ def _locate(name: str, data_dir) -> Path:
                f"binary batches from the JPEG copy; run from the repository root), or {how}")
     raise FileNotFoundError(
         f"{spec['title']} not found in {directory} (data directory {root}, "
-        f"{datasets._describe_data_dir(data_dir)}).\n"
+        f"{describe_data_dir(data_dir)}).\n"
         f"Looked for:\n  {looked}\n"
         f"(in {root / spec['folder']}, or directly in {root}).\n"
-        f"Get it with {how}; or point --data-dir / ${datasets.DATA_ENV_VAR} at a "
+        f"Get it with {how}; or point --data-dir / ${DATA_ENV_VAR} at a "
         f"directory containing {spec['folder']}/.")
 
 
@@ -432,70 +421,6 @@ def load_cifar100(data_dir=None, label: str = "fine") -> CIFAR:
 # Download and safe extraction
 # ----------------------------------------------------------------------------------------
 
-def _member_kind(member: tarfile.TarInfo) -> str:
-    for test, kind in ((member.issym, "symbolic link"), (member.islnk, "hard link"),
-                       (member.ischr, "character device"), (member.isblk, "block device"),
-                       (member.isfifo, "FIFO")):
-        if test():
-            return kind
-    return f"special member (type {member.type!r})"
-
-
-def _safe_target(member: tarfile.TarInfo, root: str, archive) -> str:
-    """Where `member` may be written under `root` (a realpath), or ValueError."""
-    name = member.name
-    refuse = f"{archive}: refusing to extract {name!r}"
-    if not (member.isreg() or member.isdir()):
-        raise ValueError(f"{refuse}: a {_member_kind(member)}; only regular files and "
-                         "directories are extracted")
-    if (not name or PurePosixPath(name).is_absolute() or name.startswith("\\")
-            or PureWindowsPath(name).drive):
-        raise ValueError(f"{refuse}: an absolute path")
-    if ".." in name.replace("\\", "/").split("/"):
-        raise ValueError(f"{refuse}: a '..' path component")
-    target = os.path.realpath(os.path.join(root, name))
-    if os.path.commonpath([root, target]) != root:
-        raise ValueError(f"{refuse}: it resolves to {target}, outside {root}")
-    return target
-
-
-def safe_extract(archive, dest) -> list[Path]:
-    """Extract a tar archive (any compression tarfile reads) into `dest`, safely.
-
-    Every member is checked before anything is written: only regular files and
-    directories; no absolute paths, no '..' components, nothing that resolves outside
-    `dest` (e.g. through a symbolic link already in `dest`).  Symbolic and hard links,
-    devices and FIFOs are refused.  The checks are done here rather than left to
-    `tarfile`'s extraction filters (which older Python versions lack): files are copied
-    out with `extractfile`, each written atomically, so no metadata, owner or mode from
-    the archive is applied and nothing is ever half-written under its real name.
-
-    Returns:
-        the paths of the extracted regular files, in archive order.
-
-    Raises:
-        ValueError naming the archive and the offending member (nothing is extracted), or
-        if the archive cannot be read.
-    """
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    root = os.path.realpath(dest)
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            plan = [(m, _safe_target(m, root, archive)) for m in tar.getmembers()]
-            written = []
-            for member, target in plan:
-                if member.isdir():
-                    os.makedirs(target, exist_ok=True)
-                    continue
-                source = tar.extractfile(member)
-                atomic_write(target, lambda f: shutil.copyfileobj(source, f))
-                written.append(Path(target))
-    except (tarfile.TarError, EOFError) as exc:
-        raise ValueError(f"{archive}: not a readable tar archive ({exc})") from exc
-    return written
-
-
 def _complete(folder: Path, name: str) -> bool:
     return all((folder / f).is_file() and (folder / f).stat().st_size == size
                for f, size in _required_files(name).items())
@@ -503,7 +428,7 @@ def _complete(folder: Path, name: str) -> bool:
 
 def download_cifar(name: str, dest_dir=None, timeout: float = 60.0) -> Path:
     """Download the canonical binary tarball of `name` ("cifar10" or "cifar100") and
-    extract it into `dest_dir` (default: `datasets.data_dir()`); needs internet.
+    extract it into `dest_dir` (default: `data_dir()`); needs internet.
 
     The tarball holds one folder (`cifar-10-batches-bin/` or `cifar-100-binary/`), which
     ends up at `<dest_dir>/<folder>`.  If that folder already holds every .bin file with
@@ -520,39 +445,31 @@ def download_cifar(name: str, dest_dir=None, timeout: float = 60.0) -> Path:
         archive lacks the expected files; ValueError if the archive is unsafe.
     """
     spec = _check_name(name)
-    dest = datasets.data_dir() if dest_dir is None else Path(dest_dir).expanduser()
+    dest = _resolve_data_dir() if dest_dir is None else Path(dest_dir).expanduser()
     folder = dest / spec["folder"]
     if _complete(folder, name):
         return folder
     dest.mkdir(parents=True, exist_ok=True)
     url, title = spec["url"], spec["title"]
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{url.rsplit('/', 1)[1]}.", suffix=".part",
-                                    dir=dest)
-    tmp = Path(tmp_name)
-    try:
-        md5 = hashlib.md5(usedforsecurity=False)
-        try:
-            with os.fdopen(fd, "wb") as out, \
-                    urllib.request.urlopen(url, timeout=timeout) as response:
-                while chunk := response.read(1 << 20):
-                    md5.update(chunk)
-                    out.write(chunk)
-        except OSError as exc:  # URLError, HTTPError and socket timeouts are OSErrors
-            offline = f"`python {_JPEG_SCRIPT} DIR` builds CIFAR-10 from the JPEG copy; " \
-                if name == "cifar10" else ""
-            raise RuntimeError(
-                f"could not download {title} (offline?): {url}: "
-                f"{getattr(exc, 'reason', exc)}. {offline}use --data-dir/"
-                f"{datasets.DATA_ENV_VAR} to point at an existing copy") from exc
-        got = md5.hexdigest()
+
+    def verify(path):
+        got = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
         if got != spec["md5"]:
             raise RuntimeError(
                 f"{url}: checksum mismatch: expected MD5 {spec['md5']}, got {got}; the "
                 f"download is corrupt or not the canonical {title} archive; nothing was "
                 "extracted")
-        safe_extract(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    try:
+        with download_verified(url, dest, verify, timeout) as archive:
+            safe_extract(archive, dest)
+    except OSError as exc:  # URLError, HTTPError and socket timeouts are OSErrors
+        offline = f"`python {_JPEG_SCRIPT} DIR` builds CIFAR-10 from the JPEG copy; " \
+            if name == "cifar10" else ""
+        raise RuntimeError(
+            f"could not download {title} (offline?): {url}: "
+            f"{getattr(exc, 'reason', exc)}. {offline}use --data-dir/"
+            f"{DATA_ENV_VAR} to point at an existing copy") from exc
     if not _complete(folder, name):
         raise RuntimeError(f"{url}: the archive did not contain the expected files in "
                            f"{spec['folder']}/: {sorted(_required_files(name))}")
@@ -575,10 +492,6 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 _STATS = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}
-
-#: ITU-R BT.601 luma weights of (R, G, B), as in PIL's convert("L").
-GRAY_WEIGHTS = (0.299, 0.587, 0.114)
-
 
 def channel_stats(images: np.ndarray):
     """Per-channel (mean, std) of images (N, C, H, W), as tuples of floats.
@@ -635,7 +548,7 @@ def random_crop_flip(batch, rng: np.random.Generator, padding: int = 4, flip: bo
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if not datasets._is_int(padding) or padding < 0:
+    if not is_int(padding) or padding < 0:
         raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
     batch = np.asarray(batch)
     if batch.ndim != 4:
@@ -653,73 +566,9 @@ def random_crop_flip(batch, rng: np.random.Generator, padding: int = 4, flip: bo
                   rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def _rgb(x):
-    x = np.asarray(x)
-    if x.ndim < 3 or x.shape[-3] != 3:
-        raise ValueError(f"expected 3 colour channels on axis -3 (N, 3, H, W), got {x.shape}")
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
-    return x.astype(dtype, copy=False), dtype
-
-
-def encode_rgb_gray(x, gray_first: bool = False) -> np.ndarray:
-    """(N, 3, H, W) RGB -> (N, 4, H, W) quaternion input: colour channels plus gray.
-
-    gray = 0.299 R + 0.587 G + 0.114 B (`GRAY_WEIGHTS`), a linear combination of whatever
-    the channels hold (on normalized input, of the normalized channels).  Quaternion layers
-    use the planar layout [r | i | j | k] along channels, so with 4 input channels channel
-    0 is the real part:
-
-        gray_first=False (default, as Iqbal & Mishra: gray 4th)  (R, G, B, gray):
-            real = R, i = G, j = B, k = gray
-        gray_first=True                                           (gray, R, G, B):
-            real = gray, colour in the three imaginary parts
-
-    Float input keeps its dtype; integer input gives float32.  Also works on (3, H, W).
-    """
-    x, dtype = _rgb(x)
-    wr, wg, wb = (dtype.type(w) for w in GRAY_WEIGHTS)
-    gray = wr * x[..., 0:1, :, :] + wg * x[..., 1:2, :, :] + wb * x[..., 2:3, :, :]
-    return np.concatenate((gray, x) if gray_first else (x, gray), axis=-3)
-
-
-def encode_zero_rgb(x) -> np.ndarray:
-    """(N, 3, H, W) RGB -> (N, 4, H, W) pure quaternions (0, R, G, B): real part 0 and
-    R, G, B in the i, j, k parts (planar layout [r | i | j | k]).  Float input keeps its
-    dtype; integer input gives float32."""
-    x, dtype = _rgb(x)
-    zero = np.zeros(x.shape[:-3] + (1,) + x.shape[-2:], dtype=dtype)
-    return np.concatenate((zero, x), axis=-3)
-
-
 # ----------------------------------------------------------------------------------------
 # Train / validation / test splits
 # ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CIFARSplits:
-    """CIFAR as three (x, y) pairs: x float (N, 3, 32, 32) normalized, y int64 (N,).
-
-    `train_indices` / `val_indices` are the sorted positions in the 50,000 training images
-    that make up each split.  `source` / `description` come from the loaded `CIFAR`
-    (e.g. "CIFAR-10 (JPEG copy)"); `classes` are its class names.  `splits["train"]`
-    works like `splits.train`.
-    """
-
-    train: tuple
-    val: tuple
-    test: tuple
-    train_indices: np.ndarray
-    val_indices: np.ndarray
-    name: str
-    source: str
-    description: str
-    classes: tuple | None
-
-    def __getitem__(self, key: str) -> tuple:
-        if key not in ("train", "val", "test"):
-            raise KeyError(key)
-        return getattr(self, key)
-
 
 _normalize = normalize  # cifar_splits' argument `normalize` shadows the function
 
@@ -727,7 +576,7 @@ _normalize = normalize  # cifar_splits' argument `normalize` shadows the functio
 def cifar_splits(name: str = "cifar10", data_dir=None, validation: int = 5000, seed: int = 0,
                  train_subset: int | None = None, label: str = "fine", verify: bool = True,
                  normalize: bool = True, mean=None, std=None,
-                 dtype=np.float32) -> CIFARSplits:
+                 dtype=np.float32) -> Splits:
     """CIFAR-10 or CIFAR-100 as train / val / test splits ready for training.
 
     The validation split is the first `validation` entries of
@@ -739,22 +588,17 @@ def cifar_splits(name: str = "cifar10", data_dir=None, validation: int = 5000, s
 
     Features: float `dtype` (N, 3, 32, 32); with `normalize`, standardized per channel
     with `mean` / `std` (default: `CIFAR10_MEAN` / `CIFAR10_STD`, or the CIFAR-100 ones),
-    else pixels scaled to [0, 1].  Augmentation (`random_crop_flip`) and the quaternion
-    encodings (`encode_rgb_gray`, `encode_zero_rgb`) are per batch, not applied here.
+    else pixels scaled to [0, 1].  Augmentation (`random_crop_flip`) and a model's input
+    encoding (hyperprune.models.encodings) are per batch, not applied here.
     `label` picks CIFAR-100's fine or coarse labels; `verify` is `load_cifar10`'s.
     """
     _check_name(name)
     data = (load_cifar10(data_dir, verify=verify) if name == "cifar10"
             else load_cifar100(data_dir, label=label))
     images, labels = data.train
-    n = len(images)
-    if not datasets._is_int(validation) or not 0 <= validation < n:
-        raise ValueError(f"validation must be an integer in [0, {n}), got {validation!r}")
-    order = np.random.default_rng(seed).permutation(n)
-    val_idx = np.sort(order[:validation])
-    train_idx = np.sort(order[validation:])
+    train_idx, val_idx = split_indices(len(images), validation, seed)
     if train_subset:
-        if not datasets._is_int(train_subset) or not 0 < train_subset <= len(train_idx):
+        if not is_int(train_subset) or not 0 < train_subset <= len(train_idx):
             raise ValueError(f"train_subset must be an integer in [1, {len(train_idx)}] "
                              f"(or None/0 for all), got {train_subset!r}")
         train_idx = train_idx[:train_subset]
@@ -767,7 +611,7 @@ def cifar_splits(name: str = "cifar10", data_dir=None, validation: int = 5000, s
                                                                           (1,) * 3, dtype)
         return x, y.astype(np.int64)
 
-    return CIFARSplits(
+    return Splits(
         train=pair(images[train_idx], labels[train_idx]),
         val=pair(images[val_idx], labels[val_idx]),
         test=pair(*data.test),

@@ -1,4 +1,4 @@
-"""Character-level text: tiny Shakespeare, a character vocabulary, splits and LM batches.
+"""Character-level text: tiny Shakespeare, a character vocabulary and its splits.
 
 Plain NumPy, no autograd: everything here produces host-side int64 `numpy.ndarray`s of
 token ids that the training code later moves to the selected backend.  The recipe is
@@ -10,10 +10,6 @@ Overview
     load_tiny_shakespeare(data_dir=None)   the corpus as a str, SHA-256 verified
     CharVocab(text)                        sorted unique characters <-> ids 0..size-1
     char_splits(text, vocab, 0.1)          (train, val) id arrays: first 90%, last 10%
-    lm_batch(data, T, B, seed, i)          the (x, y) batch of iteration i
-    lm_batches(data, T, B, seed, k)        an endless, resumable stream of them from i = k
-    eval_batches(data, T, B, n, seed)      a fixed, seeded evaluation sample of n batches
-    check_context(length, block_size)      a clear error for sequences longer than a model's context
 
 The corpus
 ----------
@@ -33,21 +29,7 @@ that never occur in the data (as the paper pads the classes); decoding a dummy i
 error.  `char_splits` encodes the whole text and cuts it at int(n * (1 - val_fraction)):
 1,003,854 training and 111,540 validation ids for the 90/10 split.
 
-Language-modelling batches
---------------------------
-For ids `data` (1-D, length n), a batch of B sequences of length T (the block size):
-
-    offsets = np.random.default_rng([seed, i]).integers(0, n - T, size=B)
-    x[b] = data[offsets[b] : offsets[b] + T]
-    y[b] = data[offsets[b] + 1 : offsets[b] + T + 1]       (the next character of each x)
-
-x and y are int64 (B, T).  Like nanoGPT's get_batch the offsets are drawn with
-replacement, but from a generator seeded by (seed, iteration) rather than one advancing
-stream: iteration i's batch depends on nothing else, so a run resumed at iteration k
-sees exactly the batches an uninterrupted run would.  Evaluation batch j is drawn the same
-way from `np.random.default_rng([seed, j, EVAL_STREAM])`; the third word keeps the
-evaluation sample apart from the training stream of the same seed (a trailing zero
-would not: SeedSequence treats [s, j] and [s, j, 0] alike).
+Batches of character windows: hyperprune.datasets.batches (lm_batches, eval_batches).
 """
 from __future__ import annotations
 
@@ -57,22 +39,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .datasets import _describe_data_dir, data_dir as _resolve_data_dir
+from ..checks import is_int
+from .location import data_dir as _resolve_data_dir, describe_data_dir
 
 __all__ = [
     "TINY_SHAKESPEARE_FILE",
     "TINY_SHAKESPEARE_SHA256",
     "TINY_SHAKESPEARE_URL",
-    "EVAL_STREAM",
     "load_tiny_shakespeare",
     "CharVocab",
     "CharSplits",
     "char_splits",
-    "lm_batch",
-    "LMBatchIterator",
-    "lm_batches",
-    "eval_batches",
-    "check_context",
 ]
 
 # ----------------------------------------------------------------------------------------
@@ -88,9 +65,6 @@ TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca
 #: The canonical source (what nanoGPT's prepare.py downloads); for reference only.
 TINY_SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/"
                         "data/tinyshakespeare/input.txt")
-
-#: Third seed word of evaluation batches ("eval" in ASCII); see the module docstring.
-EVAL_STREAM = 0x6576616C
 
 
 def load_tiny_shakespeare(data_dir=None) -> str:
@@ -111,7 +85,7 @@ def load_tiny_shakespeare(data_dir=None) -> str:
     path = _resolve_data_dir(data_dir) / TINY_SHAKESPEARE_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"tiny Shakespeare not found (data directory {_describe_data_dir(data_dir)}).\n"
+            f"tiny Shakespeare not found (data directory {describe_data_dir(data_dir)}).\n"
             f"Looked for:\n  {path}\n"
             f"The repository commits it as data/{TINY_SHAKESPEARE_FILE.as_posix()}; the "
             f"original is {TINY_SHAKESPEARE_URL}"
@@ -138,11 +112,6 @@ def load_tiny_shakespeare(data_dir=None) -> str:
 def _code_points(text: str) -> np.ndarray:
     """The Unicode code points of `text` as uint32, shape (len(text),), without a Python loop."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-
-
-def _is_int(value) -> bool:
-    """An integer (Python or NumPy), but not a bool (True would silently mean 1)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 class CharVocab:
@@ -186,7 +155,7 @@ class CharVocab:
     def padded_size(self, multiple: int = 4) -> int:
         """`size` rounded up to a multiple of `multiple` (65 -> 68 for a quaternion output
         layer); ids size..padded_size-1 are dummy symbols that never occur in the data."""
-        if not _is_int(multiple) or multiple < 1:
+        if not is_int(multiple) or multiple < 1:
             raise ValueError(f"multiple must be an integer >= 1, got {multiple!r}")
         return -(-self.size // multiple) * multiple
 
@@ -292,124 +261,3 @@ def char_splits(text: str, vocab: CharVocab, val_fraction: float = 0.1) -> CharS
         raise ValueError(f"val_fraction={val_fraction} splits {len(ids)} characters into "
                          f"{n_train} train / {len(ids) - n_train} val: both must be non-empty")
     return CharSplits(train=ids[:n_train], val=ids[n_train:])
-
-
-# ----------------------------------------------------------------------------------------
-# Language-modelling batches
-# ----------------------------------------------------------------------------------------
-
-def _check_lm_args(data, block_size, batch_size, **non_negative) -> np.ndarray:
-    """Validate the arguments of the batch functions; return data as a 1-D integer array."""
-    data = np.asarray(data)
-    if data.ndim != 1 or data.dtype == bool or not np.issubdtype(data.dtype, np.integer):
-        raise ValueError(f"data must be a 1-D array of integer ids, got shape {data.shape} "
-                         f"of {data.dtype}")
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if not _is_int(block_size) or not 1 <= block_size < len(data):
-        raise ValueError(
-            f"block_size must be an integer with 1 <= block_size < len(data) = {len(data)} "
-            f"(each sequence needs block_size + 1 ids: its inputs and the next character), "
-            f"got {block_size!r}"
-        )
-    # (np.random.default_rng([seed, i]) needs non-negative integers.)
-    for label, value in non_negative.items():
-        if not _is_int(value) or value < 0:
-            raise ValueError(f"{label} must be a non-negative integer, got {value!r}")
-    return data
-
-
-def _gather(data: np.ndarray, rng: np.random.Generator, block_size: int, batch_size: int):
-    """Draw `batch_size` offsets from `rng`; return x, y int64 (batch_size, block_size)."""
-    offsets = rng.integers(0, len(data) - block_size, size=batch_size)
-    idx = offsets[:, None] + np.arange(block_size)
-    return data[idx].astype(np.int64, copy=False), data[idx + 1].astype(np.int64, copy=False)
-
-
-def lm_batch(data, block_size: int, batch_size: int, seed: int, iteration: int):
-    """The (x, y) training batch of `iteration`: int64 (batch_size, block_size), y[:, t] =
-    the character after x[:, t]; offsets from `np.random.default_rng([seed, iteration])`
-    (see the module docstring).  What `lm_batches` yields at that iteration."""
-    data = _check_lm_args(data, block_size, batch_size, seed=seed, iteration=iteration)
-    return _gather(data, np.random.default_rng([seed, iteration]), block_size, batch_size)
-
-
-class LMBatchIterator:
-    """An endless stream of language-modelling batches; see `lm_batches`.
-
-    Attributes:
-        iteration: the iteration whose batch the next `next()` returns; save it in a
-            checkpoint and pass it back as `start_iteration` to resume.
-    """
-
-    def __init__(self, data, block_size: int, batch_size: int, seed: int,
-                 start_iteration: int = 0):
-        self.data = _check_lm_args(data, block_size, batch_size, seed=seed,
-                                   start_iteration=start_iteration)
-        self.block_size, self.batch_size, self.seed = block_size, batch_size, seed
-        self.iteration = int(start_iteration)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        rng = np.random.default_rng([self.seed, self.iteration])
-        batch = _gather(self.data, rng, self.block_size, self.batch_size)
-        self.iteration += 1
-        return batch
-
-
-def lm_batches(data, block_size: int, batch_size: int, seed: int,
-               start_iteration: int = 0) -> LMBatchIterator:
-    """An endless, resumable stream of (x, y) batches of int64 (batch_size, block_size),
-    y being x shifted by one character, beginning at iteration `start_iteration`.
-
-    Iteration i's offsets come from `np.random.default_rng([seed, i])`, so starting at k
-    yields exactly what an uninterrupted stream yields from its k-th batch on.  Arguments
-    are validated here, not at the first `next()`.
-
-    Raises:
-        ValueError unless data is 1-D integer, 1 <= block_size < len(data),
-        batch_size >= 1, and seed and start_iteration are non-negative integers.
-    """
-    return LMBatchIterator(data, block_size, batch_size, seed, start_iteration)
-
-
-def eval_batches(data, block_size: int, batch_size: int, n_batches: int, seed: int):
-    """A fixed evaluation sample: an iterator of `n_batches` (x, y) batches shaped as those
-    of `lm_batches`, batch j drawn from `np.random.default_rng([seed, j, EVAL_STREAM])`.
-
-    Every call with the same arguments yields the same batches, so successive estimates of
-    the loss (nanoGPT averages eval_iters random batches) differ only through the model.
-    The batches are generated one at a time; arguments are validated immediately.
-    """
-    data = _check_lm_args(data, block_size, batch_size, seed=seed)
-    if not _is_int(n_batches) or n_batches < 1:
-        raise ValueError(f"n_batches must be an integer >= 1, got {n_batches!r}")
-
-    def generate():
-        for j in range(n_batches):
-            rng = np.random.default_rng([seed, j, EVAL_STREAM])
-            yield _gather(data, rng, block_size, batch_size)
-
-    return generate()
-
-
-# ----------------------------------------------------------------------------------------
-# Context length
-# ----------------------------------------------------------------------------------------
-
-def check_context(length: int, block_size: int, what: str = "gpt_char") -> None:
-    """Raise ValueError unless 1 <= length <= block_size: a model with learned position
-    embeddings has none for positions >= block_size.  `what` names the model in the
-    message, e.g. "gpt_char: sequence length 80 is longer than the model's context
-    (block_size 64)"; crop the input to its last block_size ids to generate further."""
-    if not _is_int(length) or not _is_int(block_size):
-        raise TypeError(f"{what}: length and block_size must be integers, got "
-                        f"{length!r} and {block_size!r}")
-    if length > block_size:
-        raise ValueError(f"{what}: sequence length {length} is longer than the model's "
-                         f"context (block_size {block_size})")
-    if length < 1:
-        raise ValueError(f"{what}: sequence length {length}: a sequence needs at least one "
-                         f"position")

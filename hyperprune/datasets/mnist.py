@@ -1,18 +1,15 @@
-"""Datasets: reading IDX files, loading and verifying MNIST, splits and mini-batches.
+"""MNIST: reading IDX files, loading and verifying the four files, downloading, splits.
 
 Plain NumPy, no autograd: everything here produces host-side `numpy.ndarray`s that the
-training code later moves to the selected backend.  CIFAR-10/100 (binary): `hyperprune.cifar`.
+training code later moves to the selected backend.
 
 Overview
 --------
     read_idx(path, sha256=None)      any IDX file (gzipped or raw) -> ndarray
-    data_dir(explicit=None)          where datasets live: argument > $HYPERPRUNE_DATA > repo data/
-    mnist_dir(data_dir=None)         <data_dir>/mnist
+    mnist_dir(data_dir=None)         <data_dir>/mnist (data_dir: hyperprune.datasets.location)
     load_mnist(data_dir=None)        the four MNIST arrays, SHA-256 verified
     download_mnist(dest_dir=None)    fetch the four canonical files (needs internet)
     mnist_splits(...)                train / val / test as float features and int64 labels
-    batches(x, y, batch_size, ...)   one epoch of (xb, yb) mini-batches
-    iterate_batches(x, y, ...)       an endless, resumable stream of batches across epochs
 
 The IDX format (http://yann.lecun.com/exdb/mnist/, "FILE FORMATS")
 ------------------------------------------------------------------
@@ -39,15 +36,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .download import download_verified
+from .location import DATA_ENV_VAR, data_dir as _resolve_data_dir, describe_data_dir
+from .splits import Splits, split_indices
 
 __all__ = [
     "IDX_DTYPES",
@@ -57,17 +53,10 @@ __all__ = [
     "MNIST_MEAN",
     "MNIST_STD",
     "read_idx",
-    "DATA_ENV_VAR",
-    "DEFAULT_DATA_DIR",
-    "data_dir",
     "mnist_dir",
     "load_mnist",
     "download_mnist",
-    "MNISTSplits",
     "mnist_splits",
-    "batches",
-    "BatchIterator",
-    "iterate_batches",
 ]
 
 # ----------------------------------------------------------------------------------------
@@ -173,43 +162,6 @@ def read_idx(path, sha256: str | None = None) -> np.ndarray:
     return _parse_idx(content, path)
 
 
-# ----------------------------------------------------------------------------------------
-# Where the data lives
-# ----------------------------------------------------------------------------------------
-
-#: Environment variable overriding the default data directory.
-DATA_ENV_VAR = "HYPERPRUNE_DATA"
-
-#: The repository's embedded data: <repo>/data, found relative to this package.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
-def data_dir(explicit=None) -> Path:
-    """The root data directory: `explicit` if given, else $HYPERPRUNE_DATA if set and
-    non-empty, else the repository's `data/` directory.  Datasets live in subdirectories
-    (MNIST in `<data_dir>/mnist/`).  The directory is not required to exist."""
-    if explicit is not None:
-        return Path(explicit).expanduser()
-    env = os.environ.get(DATA_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return DEFAULT_DATA_DIR
-
-
-# `load_mnist` etc. take a parameter called data_dir, which shadows the function inside
-# them; they call it through this alias.
-_resolve_data_dir = data_dir
-
-
-def _describe_data_dir(explicit) -> str:
-    """Say how the data directory was chosen, for error messages."""
-    if explicit is not None:
-        return "given explicitly"
-    if os.environ.get(DATA_ENV_VAR):
-        return f"from ${DATA_ENV_VAR}"
-    return f"the repository default; set ${DATA_ENV_VAR} or pass a data directory to change it"
-
-
 def mnist_dir(data_dir=None) -> Path:
     """`<data_dir>/mnist`, with `data_dir` resolved as by `data_dir()`."""
     return _resolve_data_dir(data_dir) / "mnist"
@@ -281,7 +233,7 @@ def load_mnist(data_dir=None):
     if missing:
         looked = "\n  ".join(str(p) for p in missing)
         raise FileNotFoundError(
-            f"MNIST not found in {directory} (data directory {_describe_data_dir(data_dir)}).\n"
+            f"MNIST not found in {directory} (data directory {describe_data_dir(data_dir)}).\n"
             f"Looked for:\n  {looked}\n"
             f"Run `hyperprune download mnist` to fetch it, or point --data-dir / "
             f"${DATA_ENV_VAR} at a directory containing mnist/."
@@ -333,29 +285,23 @@ def download_mnist(dest_dir=None, mirrors=MNIST_MIRRORS, timeout: float = 60.0) 
             continue
         target = dest / (name + ".gz")
         network_errors, bad_content = [], []
+
+        def verify(path, name=name):
+            _check_sha256(path, _read_content(path), MNIST_SHA256[name], what="MNIST")
+
         for mirror in mirrors:
             url = mirror + name + ".gz"
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
-            tmp = Path(tmp_name)
             try:
-                try:
-                    with os.fdopen(fd, "wb") as out, \
-                            urllib.request.urlopen(url, timeout=timeout) as response:
-                        shutil.copyfileobj(response, out)
-                except OSError as exc:  # URLError, HTTPError and socket timeouts are OSErrors
-                    network_errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
-                    continue
-                try:
-                    _check_sha256(tmp, _read_content(tmp), MNIST_SHA256[name], what="MNIST")
-                except ValueError as exc:
-                    bad_content.append(f"{url}: {exc}")
-                    continue
-                os.replace(tmp, target)  # atomic within one filesystem
-                paths.append(target)
-                break
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+                with download_verified(url, dest, verify, timeout) as tmp:
+                    os.replace(tmp, target)  # atomic within one filesystem
+            except ValueError as exc:
+                bad_content.append(f"{url}: {exc}")
+                continue
+            except OSError as exc:  # URLError, HTTPError and socket timeouts are OSErrors
+                network_errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                continue
+            paths.append(target)
+            break
         else:
             if bad_content:
                 raise RuntimeError(
@@ -375,26 +321,6 @@ def download_mnist(dest_dir=None, mirrors=MNIST_MIRRORS, timeout: float = 60.0) 
 # ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MNISTSplits:
-    """MNIST as three (x, y) pairs.  `x` is float (N, 784) or (N, 28, 28), `y` int64 (N,).
-
-    `train_indices` / `val_indices` are the (sorted) positions in the original 60,000
-    training images that make up each split.  `splits["train"]` works like `splits.train`.
-    """
-
-    train: tuple
-    val: tuple
-    test: tuple
-    train_indices: np.ndarray
-    val_indices: np.ndarray
-
-    def __getitem__(self, key: str) -> tuple:
-        if key not in ("train", "val", "test"):
-            raise KeyError(key)
-        return getattr(self, key)
-
-
 def _features(images: np.ndarray, normalize: bool, flatten: bool, dtype) -> np.ndarray:
     """uint8 images (N, 28, 28) -> float `dtype` in [0, 1], optionally standardized."""
     x = images.astype(dtype)
@@ -407,7 +333,7 @@ def _features(images: np.ndarray, normalize: bool, flatten: bool, dtype) -> np.n
 
 
 def mnist_splits(data_dir=None, validation: int = 5000, seed: int = 0, normalize: bool = True,
-                 flatten: bool = True, dtype=np.float32) -> MNISTSplits:
+                 flatten: bool = True, dtype=np.float32) -> Splits:
     """MNIST as train / val / test splits ready for training.
 
     The validation split is a fixed random subset of `validation` of the 60,000 training
@@ -421,142 +347,17 @@ def mnist_splits(data_dir=None, validation: int = 5000, seed: int = 0, normalize
     of `dtype`.  Labels: int64, 0..9.
     """
     train_images, train_labels, test_images, test_labels = load_mnist(data_dir)
-    n = len(train_images)
-    if not _is_int(validation) or not 0 <= validation < n:
-        raise ValueError(f"validation must be an integer in [0, {n}), got {validation!r}")
-    order = np.random.default_rng(seed).permutation(n)
-    val_idx = np.sort(order[:validation])
-    train_idx = np.sort(order[validation:])
+    train_idx, val_idx = split_indices(len(train_images), validation, seed)
 
     def pair(images, labels):
         return _features(images, normalize, flatten, dtype), labels.astype(np.int64)
 
-    return MNISTSplits(
+    return Splits(
         train=pair(train_images[train_idx], train_labels[train_idx]),
         val=pair(train_images[val_idx], train_labels[val_idx]),
         test=pair(test_images, test_labels),
         train_indices=train_idx,
         val_indices=val_idx,
+        name="mnist",
+        description="MNIST",
     )
-
-
-# ----------------------------------------------------------------------------------------
-# Mini-batches
-# ----------------------------------------------------------------------------------------
-
-
-def _is_int(value) -> bool:
-    """An integer (Python or NumPy), but not a bool (True would silently mean 1)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_batch_args(x, y, batch_size, seed, epoch=0, start_iteration=0) -> int:
-    """Validate the common arguments of `batches` / `iterate_batches`; return len(x)."""
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    # (np.random.default_rng([seed, epoch]) needs non-negative integers.)
-    for label, value in (("seed", seed), ("epoch", epoch), ("start_iteration", start_iteration)):
-        if not _is_int(value) or value < 0:
-            raise ValueError(f"{label} must be a non-negative integer, got {value!r}")
-    return len(x)
-
-
-def _epoch_order(n: int, shuffle: bool, seed: int, epoch: int):
-    """The example order of one epoch: a permutation seeded by (seed, epoch), or None
-    (meaning 0..n-1) when not shuffling.  Seeding by the pair rather than advancing one
-    generator makes every epoch reproducible on its own, which is what makes resuming
-    possible without replaying earlier epochs."""
-    if not shuffle:
-        return None
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def _num_batches(n: int, batch_size: int, drop_last: bool) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)
-
-
-def _take(x, y, order, start: int, stop: int):
-    """Batch [start, stop) of an epoch: slices (views) when unshuffled, else gathered copies."""
-    if order is None:
-        return x[start:stop], y[start:stop]
-    idx = order[start:stop]
-    return x[idx], y[idx]
-
-
-def batches(x, y, batch_size: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
-            drop_last: bool = False):
-    """One epoch of mini-batches: an iterator of (xb, yb) with xb = x[idx], yb = y[idx].
-
-    With `shuffle`, the order is `np.random.default_rng([seed, epoch]).permutation(len(x))`:
-    a different order each epoch, but the same one for the same (seed, epoch).  Without
-    it the batches are consecutive slices (views of x and y).  The last batch is smaller
-    when len(x) is not a multiple of `batch_size`, unless `drop_last` drops it.
-
-    Arguments are validated immediately (not at the first `next()`), so mistakes surface
-    where the call is made.
-    """
-    n = _check_batch_args(x, y, batch_size, seed, epoch)
-    order = _epoch_order(n, shuffle, seed, epoch)
-    count = _num_batches(n, batch_size, drop_last)
-
-    def generate():
-        for b in range(count):
-            yield _take(x, y, order, b * batch_size, min((b + 1) * batch_size, n))
-
-    return generate()
-
-
-class BatchIterator:
-    """An endless stream of mini-batches across epochs, for iteration-based training.
-
-    Iteration `it` is batch `it % batches_per_epoch` of epoch `it // batches_per_epoch`,
-    where epochs are exactly those of `batches(x, y, batch_size, shuffle, seed, epoch,
-    drop_last)`.  Because each epoch's order depends only on (seed, epoch), starting at
-    `start_iteration=k` yields exactly what an uninterrupted run yields from its k-th batch
-    on: to resume, save `iteration` (the index of the next batch) in the checkpoint.
-
-    Attributes:
-        iteration: index of the batch the next `next()` returns.
-        epoch: the epoch of that batch.
-        batches_per_epoch: number of batches in one epoch.
-    """
-
-    def __init__(self, x, y, batch_size: int, seed: int = 0, start_iteration: int = 0,
-                 shuffle: bool = True, drop_last: bool = False):
-        self.n = _check_batch_args(x, y, batch_size, seed, start_iteration=start_iteration)
-        self.batches_per_epoch = _num_batches(self.n, batch_size, drop_last)
-        if self.batches_per_epoch == 0:
-            raise ValueError(
-                f"an epoch has no batches ({self.n} examples, batch_size={batch_size}, "
-                f"drop_last={drop_last}); an endless stream needs at least one"
-            )
-        self.x, self.y = x, y
-        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-        self.iteration = int(start_iteration)
-        self._order_epoch, self._order = None, None  # the cached permutation of one epoch
-
-    @property
-    def epoch(self) -> int:
-        return self.iteration // self.batches_per_epoch
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        epoch, b = divmod(self.iteration, self.batches_per_epoch)
-        if epoch != self._order_epoch:  # a new epoch: draw (once) its permutation
-            self._order = _epoch_order(self.n, self.shuffle, self.seed, epoch)
-            self._order_epoch = epoch
-        start = b * self.batch_size
-        batch = _take(self.x, self.y, self._order, start, min(start + self.batch_size, self.n))
-        self.iteration += 1
-        return batch
-
-
-def iterate_batches(x, y, batch_size: int, seed: int = 0, start_iteration: int = 0,
-                    shuffle: bool = True, drop_last: bool = False) -> BatchIterator:
-    """An endless, resumable stream of (xb, yb) batches; see `BatchIterator`."""
-    return BatchIterator(x, y, batch_size, seed=seed, start_iteration=start_iteration,
-                         shuffle=shuffle, drop_last=drop_last)

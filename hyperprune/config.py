@@ -1,0 +1,213 @@
+"""The settings of a run: one plain dataclass, its fields grouped by concern, and presets.
+
+    model     which network: family, algebra, sizes
+    data      what it reads: dataset, input encoding, augmentation, splits
+    training  how each level trains: iterations, batch, optimizer, schedule, evaluation
+    pruning   how each round prunes: scope, strategy, rates, granularity, rounds, rewinding
+    run       the seed and the controls
+
+Each field is declared once, with its default, its help text and (where it has one) its
+list of choices; the command line is generated from these declarations (`add_arguments`,
+`from_arguments`), so an option cannot drift from the setting it sets.  On disk the
+settings are the flat JSON object of `to_dict()` (config.json of a run directory); run
+directories written by older versions, which lack later settings, read with their
+defaults.  Defaults: Frankle & Carbin's LeNet-300-100.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import models, prune
+from .checks import check_choice
+from .datasets import DATASETS
+from .models.encodings import ENCODINGS
+
+SECTIONS = ("model", "data", "training", "pruning", "run")
+CONTROLS = ("none", "reinit", "random_pruning")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+
+def setting(section, default, help, choices=None, what=None):
+    """A field of LotteryConfig: its section, default, help and choices; `what` names the
+    setting in error messages (default: its name)."""
+    return field(default=default, metadata=dict(section=section, help=help, choices=choices,
+                                                what=what))
+
+
+@dataclass
+class LotteryConfig:
+    """Every setting of one IMP run (one replicate); see the module docstring."""
+
+    # ------------------------------------------------------------------------- model
+    model: str = setting("model", "lenet_300_100", "the network",
+                         choices=tuple(sorted(models.FAMILIES)))
+    algebra: str = setting("model", "real", "the algebra of its layers",
+                           choices=models.ALGEBRAS)
+    fully_quaternion: bool = setting("model", False,
+                                     "quaternion output layer with dummy classes")
+    width: float = setting("model", 1.0, "Conv-n: channel and unit multiplier")
+    first_layer: str = setting("model", "", "Conv-n quaternion: the first convolution "
+                               "(default quaternion, on 4 encoded input channels)",
+                               choices=("", "real", "quaternion"))
+    block_size: int = setting("model", 64, "gpt_char: context length")
+    n_layer: int = setting("model", 4, "transformers: depth")
+    n_head: int = setting("model", 4, "transformers: heads")
+    n_embd: int = setting("model", 128, "transformers: width")
+    mlp_dim: int = setting("model", 512, "vit: MLP width (gpt_char uses 4 x n_embd)")
+    dropout: float = setting("model", 0.0, "transformers: dropout probability")
+    quaternion_mlp: bool = setting("model", False, "quaternion transformers: QLinear MLP too")
+    fused_qkv: bool = setting("model", False,
+                              "quaternion transformers: qytorch's fused QKV layout")
+    # -------------------------------------------------------------------------- data
+    dataset: str = setting("data", "auto", "default (auto): the model's own dataset",
+                           choices=("auto",) + tuple(DATASETS))
+    encoding: str = setting("data", "rgb_gray", "quaternion input: (R,G,B,gray) or "
+                            "(0,R,G,B)", choices=tuple(ENCODINGS), what="input encoding")
+    augment: bool = setting("data", False, "CIFAR: random crops (4-pixel padding) and "
+                            "horizontal flips")
+    validation: int = setting("data", 5000, "images held out of training for validation")
+    train_subset: int = setting("data", 0, "train on the first N images (0: all)")
+    eval_iters: int = setting("data", 20, "text: validation batches per evaluation")
+    # ---------------------------------------------------------------------- training
+    iterations: int = setting("training", 50000, "training iterations per level")
+    batch_size: int = setting("training", 60, "examples (sequences) per batch")
+    optimizer: str = setting("training", "adam", "adamw: nanoGPT's decay groups",
+                             choices=OPTIMIZERS)
+    lr: float = setting("training", 1.2e-3, "learning rate")
+    beta2: float = setting("training", 0.999, "adam, adamw: second-moment decay")
+    momentum: float = setting("training", 0.9, "sgd: momentum")
+    weight_decay: float = setting("training", 0.0, "weight decay")
+    lr_schedule: str = setting("training", "constant", "cosine: linear warmup, then decay",
+                               choices=SCHEDULES, what="learning-rate schedule")
+    warmup_iters: int = setting("training", 0, "cosine: warmup iterations")
+    min_lr: float = setting("training", 0.0, "cosine: the final learning rate")
+    grad_clip: float = setting("training", 0.0, "> 0: clip the global gradient norm")
+    eval_every: int = setting("training", 100, "evaluate every N iterations")
+    checkpoint_every: int = setting("training", 1000, "save a mid-level checkpoint every N "
+                                    "iterations")
+    # ----------------------------------------------------------------------- pruning
+    scope: str = setting("pruning", "all", "which layers are pruned: all, or only "
+                         "attention q/k/v", choices=prune.SCOPES, what="pruning scope")
+    strategy: str = setting("pruning", "layerwise", "layerwise, global, or componentwise "
+                            "(each quaternion component ranked on its own)",
+                            choices=prune.STRATEGIES, what="pruning strategy")
+    rate: float = setting("pruning", 0.2, "layerwise and componentwise: rate per round of "
+                          "the fully connected layers")
+    output_rate: float = setting("pruning", 0.1, "layerwise: rate of the output layer")
+    conv_rate: float = setting("pruning", 0.1, "layerwise: rate of the convolutions")
+    fraction: float = setting("pruning", 0.2, "global: fraction of all remaining weights "
+                              "per round")
+    granularity: str = setting("pruning", "component", "quaternion: whole quaternions "
+                               "ranked by |q|/2", choices=prune.GRANULARITIES,
+                               what="pruning granularity")
+    levels: int = setting("pruning", 18, "pruning rounds; levels 0..levels are trained")
+    rewind_iteration: int = setting("pruning", 0, "0: reset to θ0 (Frankle & Carbin 2019); "
+                                    "K: rewind to the weights at iteration K")
+    # --------------------------------------------------------------------------- run
+    seed: int = setting("run", 0, "seeds the initialization, the batches and the pruning")
+    control: str = setting("run", "none", "reinit: the masks of --masks-from, trained from "
+                           "a new initialization; random_pruning: the same counts at "
+                           "random", choices=CONTROLS)
+    masks_from: str = setting("run", "", "reinit: the run whose masks are retrained")
+
+    # settings that may change between invocations of one run directory
+    RESUMABLE = ("levels", "checkpoint_every")
+
+    def validate(self):
+        """Check every setting (without building anything); `dataset` auto becomes the
+        model's own.  Returns self."""
+        family = models.get_family(self.model)     # its message lists the models
+        if self.dataset == "auto":
+            self.dataset = family.datasets[0]
+        for f in dataclasses.fields(self):
+            if f.metadata["choices"] is not None:
+                check_choice(getattr(self, f.name), f.metadata["choices"],
+                             f.metadata["what"] or f.name)
+        family.check(self.algebra, self.dataset)
+        if self.control == "reinit" and not self.masks_from:
+            raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
+        for name in ("levels", "rewind_iteration", "train_subset"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("iterations", "batch_size", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr_schedule == "cosine" and not 0 <= self.warmup_iters <= self.iterations:
+            raise ValueError(f"warmup_iters ({self.warmup_iters}) must be within the "
+                             f"{self.iterations} iterations of a level")
+        if self.rewind_iteration >= self.iterations:
+            raise ValueError("rewind_iteration must be smaller than iterations")
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a flat dict (config.json); settings added later keep defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}")
+        return cls(**values)
+
+
+PRESETS = {
+    "frankle": dict(strategy="layerwise", rate=0.2, output_rate=0.1, iterations=50000,
+                    batch_size=60, lr=1.2e-3, eval_every=100),
+    "iqbal_mishra": dict(strategy="global", fraction=0.2, iterations=50000, batch_size=60,
+                         lr=1.2e-3, eval_every=100),
+    "quick": dict(strategy="layerwise", rate=0.4, output_rate=0.2, levels=6,
+                  iterations=1500, batch_size=60, lr=1.2e-3, eval_every=100),
+    # Frankle & Carbin's Conv-n on CIFAR-10: Adam, batch 60, conv / fc / output rates
+    "frankle_conv2": dict(model="conv2", strategy="layerwise", conv_rate=0.1, rate=0.2,
+                          output_rate=0.1, iterations=20000, batch_size=60, lr=2e-4,
+                          eval_every=100),
+    "frankle_conv4": dict(model="conv4", strategy="layerwise", conv_rate=0.1, rate=0.2,
+                          output_rate=0.1, iterations=25000, batch_size=60, lr=3e-4,
+                          eval_every=100),
+    "frankle_conv6": dict(model="conv6", strategy="layerwise", conv_rate=0.15, rate=0.2,
+                          output_rate=0.1, iterations=30000, batch_size=60, lr=3e-4,
+                          eval_every=100),
+    # nanoGPT's README CPU configuration of shakespeare_char, pruned as "Transformers at
+    # a Fraction": each component matrix of W_Q, W_K, W_V loses half per round
+    "gpt_char": dict(model="gpt_char", block_size=64, n_layer=4, n_head=4, n_embd=128,
+                     batch_size=12, iterations=2000, optimizer="adamw", lr=1e-3, beta2=0.99,
+                     weight_decay=0.1, lr_schedule="cosine", warmup_iters=100, min_lr=1e-4,
+                     grad_clip=1.0, eval_every=250, eval_iters=20, scope="qkv",
+                     strategy="componentwise", rate=0.5, levels=7),
+}
+
+PRESET_HELP = ("a protocol's settings (explicit options override them): frankle = "
+               "layer-wise 20%%/output 10%%, 50K iterations, Adam 1.2e-3, batch 60; "
+               "iqbal_mishra = global 20%%; quick = the main job's few-minute run; "
+               "frankle_conv2/4/6 = Conv-n on CIFAR-10; gpt_char = nanoGPT's CPU "
+               "shakespeare_char, QKV pruned 50%% per round")
+
+
+def add_arguments(parser):
+    """One option per setting (--batch-size for batch_size), in a group per section, and
+    --preset.  Options not given are None, so presets and defaults fill them in."""
+    parser.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
+    defaults = LotteryConfig()
+    groups = {s: parser.add_argument_group(f"{s} settings") for s in SECTIONS}
+    for f in dataclasses.fields(LotteryConfig):
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+        text = meta["help"].replace("%", "%%")
+        group = groups[meta["section"]]
+        if f.type in (bool, "bool"):
+            group.add_argument(flag, action="store_true", default=None, help=text)
+            continue
+        kind = {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
+        text += f" (default {getattr(defaults, f.name)!r})"
+        group.add_argument(flag, type=kind, choices=meta["choices"], help=text)
+
+
+def from_arguments(args):
+    """The LotteryConfig of parsed arguments: the preset, then every option given."""
+    values = dict(PRESETS[args.preset]) if getattr(args, "preset", None) else {}
+    for f in dataclasses.fields(LotteryConfig):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            values[f.name] = value
+    return LotteryConfig(**values)

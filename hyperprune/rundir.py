@@ -1,0 +1,134 @@
+"""The run directory: the one format runners write and plots (and export) read.
+
+    config.json            {"config": every setting, "command": the command that made it,
+                            "hyperprune": the version}
+    init.npz               θ0 (rebuilt bitwise from the seed when missing); rewind.npz,
+                           the weights at the rewind iteration
+    masks/level_KK.npz     the mask trained at level KK (0/1 uint8, compressed)
+    levels/level_KK.json   level KK's summary, evaluation curve and surviving-weight
+                           histogram; its existence marks the level done
+    metrics.csv, metrics.json, curves.csv   every finished level, rewritten after each
+    checkpoint.npz         mid-level state of the level in progress (removed when done)
+
+Every file is written atomically (hyperprune.io), so a kill at any moment leaves a
+consistent directory.
+"""
+import csv
+import io as _io
+from pathlib import Path
+
+from . import io
+
+SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_iteration",
+                  "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
+                  "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
+                  "early_stop_val_perplexity", "final_val_perplexity", "seconds")
+CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
+
+
+class RunDir:
+    """The files of one run directory (see the module docstring)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunDir({str(self.path)!r})"
+
+    # ----------------------------------------------------------------- paths
+    def file(self, *parts):
+        return self.path.joinpath(*parts)
+
+    @property
+    def config_path(self):
+        return self.file("config.json")
+
+    @property
+    def init_path(self):
+        return self.file("init.npz")
+
+    @property
+    def rewind_path(self):
+        return self.file("rewind.npz")
+
+    @property
+    def checkpoint_path(self):
+        return self.file("checkpoint.npz")
+
+    def mask_path(self, level):
+        return self.file("masks", f"level_{level:02d}.npz")
+
+    def level_path(self, level):
+        return self.file("levels", f"level_{level:02d}.json")
+
+    # ----------------------------------------------------------------- records
+    def read_config(self):
+        """The flat settings dict saved in config.json."""
+        return io.load_json(self.config_path)["config"]
+
+    def write_config(self, config, command, version):
+        io.save_json(self.config_path, {"config": config, "command": command,
+                                        "hyperprune": version})
+
+    def level_records(self):
+        """Every level record present ({"summary", "curve", "histogram"}), in level order."""
+        return [io.load_json(p) for p in sorted(self.file("levels").glob("level_*.json"))]
+
+    def finished_levels(self, last):
+        """The levels 0..last whose record exists."""
+        return [k for k in range(last + 1) if self.level_path(k).exists()]
+
+    def read_level(self, level):
+        """{"summary", "curve", "histogram"} of a finished level."""
+        return io.load_json(self.level_path(level))
+
+    def write_level(self, level, summary, curve, histogram):
+        io.save_json(self.level_path(level), {"summary": summary, "curve": curve,
+                                              "histogram": histogram}, compact=True)
+
+    def summaries(self, levels):
+        """The summaries of `levels` (finished), each with the fields of SUMMARY_FIELDS."""
+        return [_fields(self.read_level(k)["summary"], SUMMARY_FIELDS) for k in levels]
+
+    def write_metrics(self, config, levels):
+        """metrics.csv, curves.csv and metrics.json of the finished `levels`."""
+        records = [self.read_level(k) for k in levels]
+        if not records:
+            return
+        summaries = [_fields(r["summary"], SUMMARY_FIELDS) for r in records]
+        io.save_text(self.file("metrics.csv"), _csv(summaries))
+        curves = [{"level": k, **_fields(point, CURVE_FIELDS)}
+                  for k, r in zip(levels, records) for point in r["curve"]]
+        io.save_text(self.file("curves.csv"), _csv(curves))
+        io.save_json(self.file("metrics.json"), {"config": config, "levels": summaries})
+
+    def read_metrics(self):
+        """(config, level summaries) from metrics.json."""
+        metrics = io.load_json(self.file("metrics.json"))
+        return metrics["config"], metrics["levels"]
+
+
+def _fields(record, names):
+    return {k: record[k] for k in names if k in record}
+
+
+def _csv(rows):
+    out = _io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def find_runs(paths):
+    """Every run directory (holding metrics.json) at or below the given paths."""
+    runs = []
+    for p in map(Path, paths):
+        if (p / "metrics.json").exists():
+            runs.append(RunDir(p))
+        else:
+            runs.extend(RunDir(q) for q in sorted(q.parent for q in p.rglob("metrics.json")))
+    if not runs:
+        raise FileNotFoundError(f"no run directories (with metrics.json) under "
+                                f"{', '.join(map(str, paths))}")
+    return runs
