@@ -4,7 +4,7 @@ A `Tensor` holds an array (`data`), its gradient (`grad`, same shape, or None) a
 was computed by a differentiable op, the `Function` that made it (`_ctx`).  Every op is a
 `Function` subclass whose `forward` works on raw arrays and whose `backward` turns the
 gradient of the output into one gradient per input, also on raw arrays (the formulas live
-in `functional.py`, each beside its forward).
+in `hyperprune.functional`, each beside its forward).
 
 `loss.backward()` visits the graph in reverse topological order and, for each node, calls
 its Function's backward once with the sum of all gradients that reached it.  Two rules are
@@ -28,24 +28,23 @@ _grad_enabled = [True]
 
 
 @contextlib.contextmanager
+def _grad_mode(enabled):
+    previous = _grad_enabled[0]
+    _grad_enabled[0] = enabled
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = previous
+
+
 def no_grad():
     """Within this block ops record no graph (evaluation, optimizer updates)."""
-    previous = _grad_enabled[0]
-    _grad_enabled[0] = False
-    try:
-        yield
-    finally:
-        _grad_enabled[0] = previous
+    return _grad_mode(False)
 
 
-@contextlib.contextmanager
 def enable_grad():
-    previous = _grad_enabled[0]
-    _grad_enabled[0] = True
-    try:
-        yield
-    finally:
-        _grad_enabled[0] = previous
+    """Within this block ops record the graph again (e.g. inside a no_grad block)."""
+    return _grad_mode(True)
 
 
 def is_grad_enabled():
@@ -173,7 +172,8 @@ class Tensor:
         return body[:-1] + grad + ")" if body.endswith(")") else body
 
     def numpy(self):
-        """A host (NumPy) copy of the data; raises if the tensor is part of a graph."""
+        """The data on the host, as a NumPy array: a copy of device data; for host data the
+        array itself (as torch.Tensor.numpy shares memory), so copy it to keep it."""
         return backend.to_numpy(self.data)
 
     def item(self):
@@ -261,7 +261,7 @@ class Tensor:
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
 
-    # ---- operators (defined in functional.py, attached below) -------------------------
+    # ---- operators: wired to the ops by hyperprune.functional.operators ---------------
     def __hash__(self):
         return id(self)
 

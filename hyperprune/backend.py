@@ -22,6 +22,7 @@ previous choice.  The default dtype is float32; `use_backend(dtype="float64")` o
 `set_default_dtype` change it.
 """
 import contextlib
+import functools
 import os
 
 import numpy as np
@@ -107,13 +108,20 @@ def xp():
     return _state["module"]
 
 
+@functools.lru_cache(maxsize=None)
+def _tensor_type():
+    """hyperprune.autograd.Tensor (imported on first use: autograd imports this module)."""
+    from .autograd import Tensor
+    return Tensor
+
+
 def get_array_module(*arrays):
-    """The array module owning `arrays` (Tensors are looked through); NumPy for host data."""
+    """The array module owning `arrays` (Tensors and Parameters are looked through);
+    NumPy for host data."""
     for a in arrays:
-        owner = type(a).__module__
-        if owner == "hyperprune.autograd":  # a Tensor: look at its array
+        if isinstance(a, _tensor_type()):  # a Tensor or a subclass: look at its array
             a = a.data
-            owner = type(a).__module__
+        owner = type(a).__module__
         if owner.startswith("cupy"):
             return _load_cupy()
         if owner == "hyperprune.strict":
@@ -142,8 +150,9 @@ def asarray(data, dtype=None):
 
 
 def to_numpy(a):
-    """An explicit copy of `a` on the host (NumPy). NumPy arrays are returned as they are."""
-    if type(a).__module__ == "hyperprune.autograd":
+    """`a` on the host (NumPy): device arrays and Tensors (Parameters too) are copied
+    explicitly; NumPy arrays are returned as they are."""
+    if isinstance(a, _tensor_type()):
         a = a.data
     if isinstance(a, (np.ndarray, np.generic)):
         return np.asarray(a)

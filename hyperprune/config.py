@@ -124,6 +124,14 @@ class LotteryConfig:
                 check_choice(getattr(self, f.name), f.metadata["choices"],
                              f.metadata["what"] or f.name)
         family.check(self.algebra, self.dataset)
+        defaults = LotteryConfig()
+        ignored = [f.name for f in dataclasses.fields(self)
+                   if f.metadata["section"] == "model" and f.name not in ("model", "algebra")
+                   and f.name not in family.settings.values()
+                   and getattr(self, f.name) != getattr(defaults, f.name)]
+        if ignored:
+            raise ValueError(f"{self.model} has no setting {', '.join(ignored)} (its "
+                             f"settings: {', '.join(sorted(family.settings.values())) or 'none'})")
         if self.control == "reinit" and not self.masks_from:
             raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
         for name in ("levels", "rewind_iteration", "train_subset"):
@@ -200,7 +208,8 @@ def add_arguments(parser):
             continue
         kind = {"int": int, "float": float, "str": str}.get(str(f.type), f.type)
         text += f" (default {getattr(defaults, f.name)!r})"
-        group.add_argument(flag, type=kind, choices=meta["choices"], help=text)
+        choices = meta["choices"] and [c for c in meta["choices"] if c != ""]  # "": unset
+        group.add_argument(flag, type=kind, choices=choices, help=text)
 
 
 def from_arguments(args):

@@ -40,6 +40,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import backend, io, nn
+from .checks import check_choice
 
 STRATEGIES = ("layerwise", "global", "componentwise")
 SCOPES = ("all", "qkv")
@@ -48,26 +49,23 @@ GRANULARITIES = ("component", "quaternion")
 METHODS = ("magnitude", "random")
 
 
-def _check_choice(value, choices, what):
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
-
-
 def prunable_layers(model, scope="all"):
     """OrderedDict name -> layer for every layer whose `weight` can be pruned.
 
     scope "qkv": only the query, key and value projections of attention layers (the
     paper's Algorithm 1 for transformers); "all": every Linear, QLinear and convolution.
     """
-    _check_choice(scope, SCOPES, "pruning scope")
+    check_choice(scope, SCOPES, "pruning scope")
     types = tuple(nn.PRUNABLE)
     return OrderedDict((name, m) for name, m in model.named_modules()
                        if isinstance(m, types) and getattr(m, "weight", None) is not None
                        and (scope == "all" or name.rsplit(".", 1)[-1] in QKV_NAMES))
 
 
-def _is_quaternion(layer):
-    return getattr(getattr(layer, "algebra", None), "dim", 1) == 4
+def components(layer):
+    """The number of real components of the layer's numbers: its algebra's dimension n
+    (4 for quaternion layers), 1 for real layers.  Its weight is (n, out/n, in/n, ...)."""
+    return getattr(getattr(layer, "algebra", None), "dim", 1)
 
 
 class Masks:
@@ -158,20 +156,22 @@ class Masks:
 def _units(layer, mask, granularity):
     """Scores, alive flags and the unit size of one layer's prunable weight.
 
-    component: units are entries, score |w|.  quaternion (quaternion layers only): units
-    are whole quaternions, score |q|/2 (RMS of the 4 components), 4 weights each.
+    component: units are entries, score |w|.  quaternion (hypercomplex layers only): units
+    are whole numbers of n components, score |q|/sqrt(n) -- their RMS component, |q|/2 for
+    quaternions -- n weights each.
     """
     w = backend.to_numpy(layer.weight.data).astype(np.float64)
-    if granularity == "quaternion" and _is_quaternion(layer):
-        score = np.sqrt((w * w).sum(axis=0)) / 2
+    n = components(layer)
+    if granularity == "quaternion" and n > 1:
+        score = np.sqrt((w * w).sum(axis=0)) / np.sqrt(n)   # the RMS of the n components
         alive = mask.all(axis=0)
-        return score.ravel(), alive.ravel(), 4
+        return score.ravel(), alive.ravel(), n
     return np.abs(w).ravel(), mask.ravel().copy(), 1
 
 
 def _unit_mask_to_weight_mask(unit_alive, layer, size):
     shape = layer.weight.shape
-    if size == 4:
+    if size > 1:
         return np.broadcast_to(unit_alive.reshape(shape[1:]), shape).copy()
     return unit_alive.reshape(shape)
 
@@ -215,9 +215,9 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
     The masks decide which layers take part (see Masks.ones' scope).
     Counts are rounded up (ceil), as open_lth does.  `seed` drives method="random".
     """
-    _check_choice(strategy, STRATEGIES, "pruning strategy")
-    _check_choice(granularity, GRANULARITIES, "pruning granularity")
-    _check_choice(method, METHODS, "pruning method")
+    check_choice(strategy, STRATEGIES, "pruning strategy")
+    check_choice(granularity, GRANULARITIES, "pruning granularity")
+    check_choice(method, METHODS, "pruning method")
     layers = masks._layers(model)
     units = OrderedDict((name, _units(layer, masks[name], granularity))
                         for name, layer in layers.items())
@@ -257,9 +257,10 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
 
 def _groups(layer, n_units, unit_size, strategy):
     """Index ranges of the flattened units that are ranked separately."""
-    if strategy == "componentwise" and unit_size == 1 and _is_quaternion(layer):
-        per = n_units // 4  # component-major: R entries, then I, J, K
-        return [(c * per, (c + 1) * per) for c in range(4)]
+    n = components(layer)
+    if strategy == "componentwise" and unit_size == 1 and n > 1:
+        per = n_units // n  # component-major: R entries, then I, J, K
+        return [(c * per, (c + 1) * per) for c in range(n)]
     return [(0, n_units)]
 
 

@@ -31,29 +31,16 @@ class RunDir:
 
     def __init__(self, path):
         self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.init_path = self.path / "init.npz"
+        self.rewind_path = self.path / "rewind.npz"
+        self.checkpoint_path = self.path / "checkpoint.npz"
 
     def __repr__(self):
         return f"RunDir({str(self.path)!r})"
 
-    # ----------------------------------------------------------------- paths
     def file(self, *parts):
         return self.path.joinpath(*parts)
-
-    @property
-    def config_path(self):
-        return self.file("config.json")
-
-    @property
-    def init_path(self):
-        return self.file("init.npz")
-
-    @property
-    def rewind_path(self):
-        return self.file("rewind.npz")
-
-    @property
-    def checkpoint_path(self):
-        return self.file("checkpoint.npz")
 
     def mask_path(self, level):
         return self.file("masks", f"level_{level:02d}.npz")

@@ -100,3 +100,15 @@ def test_cupy_round_trip():  # pragma: no cover - needs a GPU
         assert isinstance(x.data, cupy.ndarray)
         (x * x).sum().backward()
         np.testing.assert_array_equal(backend.to_numpy(x.grad), [2.0, 4.0])
+
+
+def test_parameters_are_seen_as_tensors():
+    """A Parameter is a Tensor: get_array_module and to_numpy look through it to its array
+    (they once recognised Tensors by their module's name and missed nn.Parameter)."""
+    with hp.use_backend("strict"):
+        layer = nn.Linear(3, 2)
+        assert hp.get_array_module(layer.weight) is strict.module
+        host = hp.to_numpy(layer.weight)
+        assert type(host) is np.ndarray and host.dtype == np.float32 and host.shape == (2, 3)
+        np.testing.assert_array_equal(host, layer.weight.data.get())
+    assert hp.get_array_module(nn.Linear(3, 2).weight) is np

@@ -129,6 +129,15 @@ def test_config_errors_list_the_choices(tmp_path):
             LotteryRun(LotteryConfig(**kwargs), tmp_path, quiet=True)
 
 
+def test_a_setting_the_model_does_not_take_is_refused(tmp_path):
+    """Settings of another model family would be ignored silently: they are refused."""
+    with pytest.raises(ValueError, match="lenet_300_100 has no setting n_layer"):
+        LotteryRun(LotteryConfig(n_layer=2), tmp_path, quiet=True)
+    with pytest.raises(ValueError, match="gpt_char has no setting width"):
+        LotteryRun(LotteryConfig(model="gpt_char", width=0.5), tmp_path, quiet=True)
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_cli_lottery_and_plot(tmp_path, capsys):
     args = ["lottery", "--run-dir", str(tmp_path / "r"), "--levels", "1", "--iterations",
             "20", "--eval-every", "10", "--train-subset", "300", "--validation", "300",

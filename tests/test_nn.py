@@ -146,3 +146,11 @@ def test_layers_on_the_strict_backend(backend):
     loss = F.cross_entropy(m(x), hp.tensor(np.array([0, 1, 2, 0])))
     loss.backward()
     assert all(host(p.grad).shape == p.shape for p in m.parameters())
+
+
+def test_a_bool_is_not_a_size():
+    """True is not 1: every layer refuses a bool size, Linear as Conv2d."""
+    for build in (lambda: nn.Linear(True, 4), lambda: nn.Conv2d(True, 4, 3),
+                  lambda: nn.QLinear(4, True), lambda: nn.LayerNorm(True)):
+        with pytest.raises(ValueError, match="True"):
+            build()

@@ -493,6 +493,7 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 _STATS = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD)}
 
+
 def channel_stats(images: np.ndarray):
     """Per-channel (mean, std) of images (N, C, H, W), as tuples of floats.
 

@@ -203,6 +203,7 @@ def mod_relu(x, bias, n=4):
     default) for quaternions."""
     x, bias = as_tensor(x), as_tensor(bias)
     if bias.ndim != 1 or x.ndim < 1 or x.shape[-1] != n * bias.shape[0]:
+        want = n * bias.shape[0] if bias.ndim else f"{n}m"
         raise ValueError(f"mod_relu: input of shape {x.shape} does not match bias of shape "
-                         f"{bias.shape}: expected (..., {n * bias.shape[0] if bias.ndim else f'{n}m'})")
+                         f"{bias.shape}: expected (..., {want})")
     return ModReLUFunction(n)(x, bias)

@@ -36,16 +36,23 @@ def _expand_like(g, axes, keepdims, shape):
     return out
 
 
-class Sum(Function):
-    """y = sum of x over `axis`;  dy/dx_i = 1, so dL/dx is G broadcast back."""
+class _Reduction:
+    """The parameters of a reduction over `axis` (a mixin of the reduction Functions)."""
 
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def _axes_of(self, x):
         self.shape = x.shape
         self.axes = _normalize_axis(self.axis, x.ndim)
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
+        return self.axes
+
+
+class Sum(_Reduction, Function):
+    """y = sum of x over `axis`;  dy/dx_i = 1, so dL/dx is G broadcast back."""
+
+    def forward(self, x):
+        return x.sum(axis=self._axes_of(x), keepdims=self.keepdims)
 
     def backward(self, g):
         return _expand_like(g, self.axes, self.keepdims, self.shape)
@@ -55,16 +62,11 @@ def sum(x, axis=None, keepdims=False):
     return Sum(axis, keepdims)(x)
 
 
-class Mean(Function):
+class Mean(_Reduction, Function):
     """y = mean of x over `axis` (n elements);  dy/dx_i = 1/n."""
 
-    def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
-
     def forward(self, x):
-        self.shape = x.shape
-        self.axes = _normalize_axis(self.axis, x.ndim)
-        self.n = math.prod(x.shape[a] for a in self.axes)
+        self.n = math.prod(x.shape[a] for a in self._axes_of(x))
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, g):
@@ -75,16 +77,12 @@ def mean(x, axis=None, keepdims=False):
     return Mean(axis, keepdims)(x)
 
 
-class Max(Function):
+class Max(_Reduction, Function):
     """y = max of x over `axis`.  dy/dx_i = 1/k for the k elements equal to the maximum
     (ties share the gradient, as torch.amax), 0 elsewhere."""
 
-    def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
-
     def forward(self, x):
-        self.axes = _normalize_axis(self.axis, x.ndim)
-        y = x.max(axis=self.axes, keepdims=True)
+        y = x.max(axis=self._axes_of(x), keepdims=True)
         self.mask = x == y
         return y if self.keepdims else y.reshape(
             [n for i, n in enumerate(x.shape) if i not in self.axes])

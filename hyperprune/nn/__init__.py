@@ -12,8 +12,8 @@ from .norm import LayerNorm
 # the hypercomplex classes cover QLinear and QConv2d, their subclasses
 PRUNABLE = [Linear, HypercomplexLinear, Conv2d, HypercomplexConv2d]
 
-__all__ = ["PRUNABLE", "Module", "Parameter", "Sequential", "Linear", "QLinear", "HypercomplexLinear",
-           "Conv2d", "QConv2d", "HypercomplexConv2d", "MaxPool2d", "AvgPool2d",
-           "GlobalAvgPool2d", "ReLU", "Tanh", "Sigmoid", "GELU", "ModReLU", "Dropout",
-           "Flatten", "Identity", "LayerNorm", "Embedding", "MultiHeadAttention",
+__all__ = ["PRUNABLE", "Module", "Parameter", "Sequential", "Linear", "QLinear",
+           "HypercomplexLinear", "Conv2d", "QConv2d", "HypercomplexConv2d", "MaxPool2d",
+           "AvgPool2d", "GlobalAvgPool2d", "ReLU", "Tanh", "Sigmoid", "GELU", "ModReLU",
+           "Dropout", "Flatten", "Identity", "LayerNorm", "Embedding", "MultiHeadAttention",
            "QMultiHeadAttention", "init"]

@@ -16,28 +16,37 @@ from ..checks import is_int
 from .module import Module, Parameter
 
 
-class ReLU(Module):
+class _Elementwise(Module):
+    """A layer that applies one elementwise op of hyperprune.functional (`function`)."""
+
+    function = None
+
+    def forward(self, x):
+        return type(self).function(x)
+
+
+class ReLU(_Elementwise):
     """relu(x) = max(x, 0) elementwise (the split ReLU on quaternion features)."""
 
-    def forward(self, x):
-        return F.relu(x)
+    function = staticmethod(F.relu)
 
 
-class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
+class Tanh(_Elementwise):
+    """tanh(x) elementwise."""
+
+    function = staticmethod(F.tanh)
 
 
-class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
+class Sigmoid(_Elementwise):
+    """1 / (1 + e^-x) elementwise."""
+
+    function = staticmethod(F.sigmoid)
 
 
-class GELU(Module):
-    """GELU, tanh approximation."""
+class GELU(_Elementwise):
+    """GELU, tanh approximation, elementwise."""
 
-    def forward(self, x):
-        return F.gelu(x)
+    function = staticmethod(F.gelu)
 
 
 class ModReLU(Module):

@@ -22,12 +22,11 @@ from .module import Module, Parameter
 class _ConvBase(Module):
     """Argument checks and the input check shared by the convolution layers."""
 
-    layer_name = "Conv2d"
     is_convolution = True
     multiple = 1  # channel counts must be multiples of this (the algebra's dimension)
 
     def _setup(self, in_channels, out_channels, kernel_size, stride, padding, unit):
-        name = (f"{self.layer_name}({in_channels!r}, {out_channels!r}, "
+        name = (f"{type(self).__name__}({in_channels!r}, {out_channels!r}, "
                 f"kernel_size={kernel_size!r})")
         for what, size in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not is_int(size) or size < 1 \
@@ -85,8 +84,6 @@ class HypercomplexConv2d(_ConvBase):
     area; for other algebras a real normal draw per component, fans in real units).
     """
 
-    layer_name = "HypercomplexConv2d"
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  algebra=QUATERNION, init="glorot"):
         super().__init__()
@@ -100,7 +97,7 @@ class HypercomplexConv2d(_ConvBase):
         if self.algebra is QUATERNION:
             w = initializers.quaternion_polar(shape, init)
         else:
-            initializers._check(init)
+            initializers.check_criterion(init)
             w = initializers.real_init(f"{init}_normal", shape, self.in_channels * kh * kw,
                                        self.out_channels * kh * kw)
         self.weight = Parameter.from_host(w)
@@ -124,8 +121,6 @@ class QConv2d(HypercomplexConv2d):
     (out_channels,).  Computed as a real convolution with the assembled block weight
     M = QUATERNION.block_matrix(W) (hyperprune.functional.conv), so it costs what Conv2d costs.
     """
-
-    layer_name = "QConv2d"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init="glorot"):

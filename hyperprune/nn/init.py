@@ -30,7 +30,7 @@ from .. import backend
 CRITERIA = ("glorot", "he")
 
 
-def _check(criterion):
+def check_criterion(criterion):
     if criterion not in CRITERIA:
         raise ValueError(f"unknown init criterion {criterion!r}: expected one of "
                          f"{', '.join(CRITERIA)}")
@@ -66,7 +66,7 @@ def real_init(name, shape, fan_in, fan_out):
 
 def quaternion_sigma(fan_in, fan_out, criterion="glorot"):
     """σ of the χ4 modulus (fans in quaternion units)."""
-    _check(criterion)
+    check_criterion(criterion)
     if criterion == "glorot":
         return 1.0 / math.sqrt(2.0 * (fan_in + fan_out))
     return 1.0 / math.sqrt(2.0 * fan_in)

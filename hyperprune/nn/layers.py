@@ -60,11 +60,12 @@ class Embedding(Module):
                 raise ValueError(f"{name}: {what} must be a positive integer, got {n!r}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.std = std
-        self.weight = Parameter.from_host(backend.rng().normal(0.0, std, (num_embeddings, embedding_dim)))
+        draw = backend.rng().normal(0.0, std, (num_embeddings, embedding_dim))
+        self.weight = Parameter.from_host(draw)
 
     def forward(self, indices):
         return F.embedding(indices, self.weight,
-                         name=f"Embedding({self.num_embeddings}, {self.embedding_dim})")
+                           name=f"Embedding({self.num_embeddings}, {self.embedding_dim})")
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -33,7 +33,8 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init = init
         shape = (self.out_features, self.in_features)
-        self.weight = Parameter.from_host(initializers.real_init(init, shape, in_features, out_features))
+        w = initializers.real_init(init, shape, in_features, out_features)
+        self.weight = Parameter.from_host(w)
         self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
@@ -42,7 +43,6 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
 
 
 class HypercomplexLinear(Module):
@@ -54,8 +54,6 @@ class HypercomplexLinear(Module):
     component gets a real Glorot/He normal draw with fans in real units).
     """
 
-    layer_name = "HypercomplexLinear"
-
     def __init__(self, in_features, out_features, bias=True, algebra=QUATERNION,
                  init="glorot"):
         super().__init__()
@@ -64,7 +62,7 @@ class HypercomplexLinear(Module):
         for what, size in (("in_features", in_features), ("out_features", out_features)):
             if not is_int(size) or size < 1 or size % n:
                 raise ValueError(
-                    f"{self.layer_name}({in_features}, {out_features}): {what} = {size!r} "
+                    f"{type(self).__name__}({in_features}, {out_features}): {what} = {size!r} "
                     f"must be a positive multiple of {n} ({self.algebra.name} units of {n} "
                     "real features)")
         self.in_features, self.out_features = int(in_features), int(out_features)
@@ -73,7 +71,7 @@ class HypercomplexLinear(Module):
         if self.algebra is QUATERNION:
             w = initializers.quaternion_polar(shape, init)
         else:
-            initializers._check(init)
+            initializers.check_criterion(init)
             w = initializers.real_init(f"{init}_normal", shape, in_features, out_features)
         self.weight = Parameter.from_host(w)
         self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
@@ -96,8 +94,6 @@ class QLinear(HypercomplexLinear):
     by the sign table instead); the backward is hand-derived (hyperprune.functional.linear).
     Convention note: qytorch computes conj(W) ⊗ x, some libraries x ⊗ W.
     """
-
-    layer_name = "QLinear"
 
     def __init__(self, in_features, out_features, bias=True, init="glorot"):
         super().__init__(in_features, out_features, bias, QUATERNION, init)
