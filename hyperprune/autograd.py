@@ -166,6 +166,13 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        """The truth of a one-element tensor; NumPy's ambiguity error for more."""
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.size} elements is "
+                             "ambiguous: use t.any() or t.all()")
+        return bool(self.item())
+
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         body = repr(backend.to_numpy(self.data)).replace("array(", "tensor(", 1)
@@ -249,11 +256,12 @@ class Tensor:
             # Every gradient array gets one owner, so masking a .grad in place (as pruning
             # does) cannot change another's: Add, for one, returns (g, g).
             owned = set()
-            for inp, ig, needed in zip(fn.inputs, in_grads, fn.needs_input_grad):
+            for i, (inp, ig, needed) in enumerate(zip(fn.inputs, in_grads,
+                                                      fn.needs_input_grad)):
                 if not needed or ig is None:
                     continue
-                ig = sum_to(ig, inp.shape)
-                if ig.dtype != inp.dtype:  # e.g. a float64 constant met a float32 input
+                ig = sum_to(_checked_gradient(fn, i, inp, ig), inp.shape)
+                if ig.dtype != inp.dtype:  # type promotion: float32 x + float64 y
                     ig = ig.astype(inp.dtype)
                 if id(ig) in owned:
                     ig = ig.copy()
@@ -264,6 +272,23 @@ class Tensor:
     # ---- operators: wired to the ops by hyperprune.functional.operators ---------------
     def __hash__(self):
         return id(self)
+
+
+def _checked_gradient(fn, i, inp, grad):
+    """A backward must return, for input i, an array of that input's module (a host
+    NumPy array for a device input breaks at the first optimizer step on CuPy) and of its
+    shape up to broadcasting (summed back by sum_to).  NumPy scalars (what NumPy's 0-d
+    arithmetic gives) become 0-d arrays."""
+    if isinstance(grad, np.generic):
+        grad = np.asarray(grad)
+    if not backend.is_array(grad):
+        raise RuntimeError(f"{fn}.backward returned a {type(grad).__name__} as the gradient "
+                           f"of input {i}; expected an array")
+    if backend.get_array_module(grad) is not backend.get_array_module(inp.data):
+        raise RuntimeError(f"{fn}.backward returned a gradient of input {i} on "
+                           f"{backend.get_array_module(grad).__name__}, but the input lives "
+                           f"on {backend.get_array_module(inp.data).__name__}")
+    return grad
 
 
 def _topological_order(root):

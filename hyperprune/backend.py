@@ -212,8 +212,21 @@ def tune_allocator():
 
 
 def manual_seed(seed):
-    """Seed the library's random generator (initialization, dropout, data shuffling)."""
+    """Seed the library's random generator (initialization, dropout): an int, or a
+    sequence of ints (NumPy's SeedSequence entropy, e.g. (seed, level))."""
     _rng[0] = np.random.default_rng(seed)
+
+
+def rng_state():
+    """The library generator's state, a JSON-able dict (for checkpoints)."""
+    return _rng[0].bit_generator.state
+
+
+def set_rng_state(state):
+    """Restore a state from rng_state(): the same draws follow, bitwise."""
+    generator = np.random.default_rng()
+    generator.bit_generator.state = state
+    _rng[0] = generator
 
 
 def rng():

@@ -3,6 +3,7 @@
     is_int(value)                    an integer (Python or NumPy) that is not a bool
     int_pair(value, what, minimum)   3 -> (3, 3); a pair of ints, each >= minimum
     check_choice(value, choices, what)   a clear error that lists the choices
+    check_same_dtype(what, x, *params)   a layer's input and weights share one float dtype
 
 Callers write their own messages (naming the layer, the function or the setting); these
 helpers only decide.  `True` is never accepted as 1: Linear(True, 4) is an error, as is
@@ -34,3 +35,16 @@ def check_choice(value, choices, what, where=None):
         raise ValueError(f"{prefix}unknown {what} {value!r}: expected one of "
                          f"{', '.join(choices)}")
     return value
+
+
+def check_same_dtype(what, x, *params):
+    """TypeError unless the input and every (non-None) parameter have one dtype.
+
+    NumPy would upcast a float32 layer to float64 silently when it meets float64 input
+    (then compute, and return, float64 at twice the cost); PyTorch refuses.  Layers here
+    refuse too: convert the input (x.astype(np.float32)) or the module (module.double())."""
+    for p in params:
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(f"{what}: the input is {x.dtype} but the layer's weights are "
+                            f"{p.dtype}; convert one of them (x.astype(...), or "
+                            "module.double() / module.float()): layers do not mix dtypes")

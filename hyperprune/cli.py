@@ -19,7 +19,11 @@ def _add_lottery_arguments(p):
     from . import config
     p.add_argument("--run-dir", required=True, help="where the run lives (resumes if it exists)")
     config.add_arguments(p)
-    p.add_argument("--replicates", type=int, default=1)
+    p.add_argument("--replicates", type=int, default=1,
+                   help="N > 1: seeds seed..seed+N-1, in RUN_DIR/replicate_0..N-1")
+    p.add_argument("--restart", action="store_true",
+                   help="start again a run that never finished its first level (e.g. "
+                        "with other settings after a failed start)")
     p.add_argument("--data-dir", default=None,
                    help="directory holding mnist/ and cifar-10-batches-bin/ (default: "
                         "$HYPERPRUNE_DATA or the repository's data/)")
@@ -37,7 +41,7 @@ def lottery_command(args):
     if args.replicates < 1:
         raise ValueError("--replicates must be >= 1")
     run_lottery(config, args.run_dir, args.replicates, args.data_dir, args.quiet,
-                _command_line())
+                _command_line(), args.restart)
     print(f"run directory: {args.run_dir}")
     return 0
 
@@ -141,9 +145,15 @@ def main(argv=None):
         if args.command == "demo":
             return demo.command(args)
         return download_command(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = f" in {args.run_dir}" if args.command in (None, "lottery") else ""
+        again = (": the same command resumes it" + where +
+                 ", from its last checkpoint") if args.command in (None, "lottery") else ""
+        print(f"\nhyperprune {args.command or ''}: interrupted{again}", file=sys.stderr)
+        return 130
 
 
 def download_command(args):

@@ -65,7 +65,8 @@ class LotteryConfig:
                             "(0,R,G,B)", choices=tuple(ENCODINGS), what="input encoding")
     augment: bool = setting("data", False, "CIFAR: random crops (4-pixel padding) and "
                             "horizontal flips")
-    validation: int = setting("data", 5000, "images held out of training for validation")
+    validation: int = setting("data", 5000, "images held out of training for validation "
+                              "(at least 1: the early stop needs them)")
     train_subset: int = setting("data", 0, "train on the first N images (0: all)")
     eval_iters: int = setting("data", 20, "text: validation batches per evaluation")
     # ---------------------------------------------------------------------- training
@@ -108,7 +109,8 @@ class LotteryConfig:
     control: str = setting("run", "none", "reinit: the masks of --masks-from, trained from "
                            "a new initialization; random_pruning: the same counts at "
                            "random", choices=CONTROLS)
-    masks_from: str = setting("run", "", "reinit: the run whose masks are retrained")
+    masks_from: str = setting("run", "", "reinit: the run whose masks are retrained; "
+                              "random_pruning: the ticket whose per-layer counts are kept")
 
     # settings that may change between invocations of one run directory
     RESUMABLE = ("levels", "checkpoint_every")
@@ -134,6 +136,14 @@ class LotteryConfig:
                              f"settings: {', '.join(sorted(family.settings.values())) or 'none'})")
         if self.control == "reinit" and not self.masks_from:
             raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
+        if self.control == "random_pruning" and self.strategy == "global" and \
+                not self.masks_from:
+            raise ValueError("control 'random_pruning' under the global strategy needs "
+                             "masks_from: the ticket whose per-layer counts it keeps (a "
+                             "global ranking of the control's own weights would not)")
+        if self.validation < 1:
+            raise ValueError(f"validation must be >= 1 (early stopping needs a validation "
+                             f"split), got {self.validation}")
         for name in ("levels", "rewind_iteration", "train_subset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -71,8 +71,12 @@ def save_json(path, obj, compact=False):
 
 
 def load_json(path):
-    with open(path) as f:
-        return json.load(f)
+    """Read a JSON file; a malformed one is a ValueError naming the file."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}): the file is corrupt") from err
 
 
 def save_text(path, text):

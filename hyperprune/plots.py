@@ -72,9 +72,30 @@ def load_groups(paths):
 
 
 def _language_models(paths):
-    """True when every run is of a language model (perplexity, not accuracy)."""
-    return all(models.get_family(run.read_metrics()[0]["model"]).language_model
-               for run in find_runs(paths))
+    """True when the runs are language models (perplexity), False for classifiers
+    (accuracy); a mix is refused -- a character accuracy is not a test accuracy."""
+    kinds = {}
+    for run in find_runs(paths):
+        lm = models.get_family(run.read_metrics()[0]["model"]).language_model
+        kinds.setdefault(lm, []).append(str(run.path))
+    if len(kinds) > 1:
+        raise ValueError(f"these runs mix language models (validation perplexity: "
+                         f"{', '.join(kinds[True])}) with classifiers (test accuracy: "
+                         f"{', '.join(kinds[False])}); plot them separately")
+    return next(iter(kinds))
+
+
+def own_targets(groups, merge=1.02):
+    """The x positions of the runs' own levels (% of the real model, first replicate of
+    every group, 3 significant digits), largest first; values within a factor `merge` of
+    each other are one position (the same fraction reached by two runs)."""
+    values = sorted({float(f"{level['pm_of_real'] * 100:.3g}") for replicates in
+                     groups.values() for level in replicates[0]}, reverse=True)
+    kept = []
+    for v in values:
+        if not kept or kept[-1] > merge * v:
+            kept.append(v)
+    return kept
 
 
 def _series(replicates, key):
@@ -92,11 +113,12 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out, title=None):
-    """Title, lay out, write atomically (a temporary file renamed), close; the path."""
+def _save(fig, out, title=None, legend_rows=0):
+    """Title, lay out (leaving room below for a figure legend of `legend_rows` rows),
+    write atomically (a temporary file renamed), close; the path."""
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * legend_rows if legend_rows else 0, 1, 1))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
@@ -116,9 +138,25 @@ def _spaced(ticks, ratio=1.5):
     return kept
 
 
+def _log_axis(ax, ticks):
+    """Weights remaining on a log axis, decreasing to the right, labelled at `ticks`
+    (those within the data, thinned so that labels never overlap); no minor labels."""
+    from matplotlib.ticker import NullFormatter
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("weights remaining (% of the real model)")
+    ax.grid(True, which="both", alpha=0.3)
+    lo, hi = ax.get_xlim()
+    shown = _spaced([t for t in ticks if min(lo, hi) <= t <= max(lo, hi)])
+    ax.set_xticks(shown)
+    ax.set_xticklabels([f"{t:g}" for t in shown])
+    ax.xaxis.set_minor_formatter(NullFormatter())   # matplotlib labels minor ticks on
+    return shown                                    # narrow ranges: they would overlap
+
+
 def lottery_figure(paths, out, title=None, ticks=None):
-    """Language-model runs (with perplexities) plot validation perplexity instead of
-    test accuracy.  `ticks`: x positions to label (default: the LeNet figures')."""
+    """Language-model runs plot validation perplexity instead of test accuracy (a mix
+    is refused).  `ticks`: x positions to label (default: the runs' own levels)."""
     plt = _pyplot()
     groups = load_groups(paths)
     text = _language_models(paths)
@@ -132,23 +170,17 @@ def lottery_figure(paths, out, title=None, ticks=None):
     for ax, (key, ylabel, scale) in zip(axes, panels):
         for label, replicates in groups.items():
             x, mean, lo, hi = _series(replicates, key)
-            line, = ax.plot(x, mean * scale, marker="o", ms=3, label=
-                            f"{label} (n={len(replicates)})")
+            line, = ax.plot(x, mean * scale, marker="o", ms=3,
+                            label=f"{label} (n={len(replicates)})")
             if len(replicates) > 1:
                 ax.fill_between(x, lo * scale, hi * scale, alpha=0.2, color=line.get_color())
-        ax.set_xscale("log")
-        ax.invert_xaxis()
-        ax.set_xlabel("weights remaining (% of the real model)")
         ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.3)
-        lo, hi = ax.get_xlim()
-        shown = _spaced([t for t in (ticks or (100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0,
-                                               0.5, 0.25))
-                         if min(lo, hi) <= t <= max(lo, hi)])
-        ax.set_xticks(shown)
-        ax.set_xticklabels([f"{t:g}" for t in shown])
-    axes[0].legend(fontsize=8)
-    return _save(fig, out, title)
+        _log_axis(ax, ticks or own_targets(groups))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8,
+               title="n: runs (seeds) averaged; line: their mean, band: min to max",
+               title_fontsize=8, frameon=False)
+    return _save(fig, out, title, legend_rows=1 + (len(labels) - 1) // 3)
 
 
 def histogram_figure(paths, out, title=None, max_levels=8):
@@ -178,24 +210,29 @@ def histogram_figure(paths, out, title=None, max_levels=8):
             ax.set_title(f"level {s['level']}: {s['pm_of_real'] * 100:.3g}% of real",
                          fontsize=8)
             ax.tick_params(labelsize=6)
-        row[0].set_ylabel(textwrap.fill(label, 16), fontsize=8)
+            ax.set_xlabel("surviving weight", fontsize=7)
+        row[0].set_ylabel(textwrap.fill(label, 16) + "\ncount", fontsize=8)
         for ax in row[len(levels):]:
             ax.axis("off")
     return _save(fig, out, title)
 
 
-LENET_TARGETS = (100, 51.3, 25.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.1)
-
-
 def markdown_table(paths, targets=None):
-    """A markdown table: one row per x position (weights remaining, % of the real model);
-    each run group contributes the level nearest to it (within 15%), as test accuracy at
-    the early-stop iteration / at the end of training (%) -- validation perplexity for
-    language models -- averaged over replicates."""
-    targets = LENET_TARGETS if targets is None else targets
+    """A markdown table: one row per x position (weights remaining, % of the real model),
+    with each run group's test accuracy at the early-stop iteration / at the end of
+    training (%) -- validation perplexity for language models -- averaged over replicates.
+
+    targets: the rows; each group contributes the level nearest to a row (within 15%).
+    Default: the runs' own levels (own_targets), each group's level in its own row, so
+    that no level is listed twice or left out."""
     groups = load_groups(paths)
+    if targets is None:
+        return _table(groups, own_targets(groups), _language_models(paths), _own_level)
+    return _table(groups, targets, _language_models(paths), _nearest)
+
+
+def _table(groups, targets, text, pick):
     names = list(groups)
-    text = _language_models(paths)
     keys, scale = (("early_stop_val_perplexity", "final_val_perplexity"), 1) if text else \
         (("early_stop_test_acc", "final_test_acc"), 100)
     lines = ["| weights remaining (% of real) | " + " | ".join(names) + " |",
@@ -203,7 +240,7 @@ def markdown_table(paths, targets=None):
     for target in targets:
         cells = []
         for name in names:
-            picks = [_nearest(levels, target) for levels in groups[name]]
+            picks = [pick(levels, target, targets) for levels in groups[name]]
             if any(p is None for p in picks):
                 cells.append("—")
                 continue
@@ -215,6 +252,17 @@ def markdown_table(paths, targets=None):
     return "\n".join(lines) + "\n"
 
 
-def _nearest(levels, target):
-    best = min(levels, key=lambda s: abs(s["pm_of_real"] * 100 / target - 1))
-    return best if abs(best["pm_of_real"] * 100 / target - 1) < 0.15 else None
+def _distance(level, target):
+    return abs(level["pm_of_real"] * 100 / target - 1)
+
+
+def _nearest(levels, target, targets=None):
+    """The level nearest to `target`, if within 15% of it."""
+    best = min(levels, key=lambda s: _distance(s, target))
+    return best if _distance(best, target) < 0.15 else None
+
+
+def _own_level(levels, target, targets):
+    """The level whose nearest row is `target` (the nearest such, if two are)."""
+    mine = [s for s in levels if min(targets, key=lambda t: _distance(s, t)) == target]
+    return min(mine, key=lambda s: _distance(s, target)) if mine else None

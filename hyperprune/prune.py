@@ -34,6 +34,7 @@ before the optimizer step and the weights after it (`Masks.apply_to_grads`,
 zero; re-masking the weights after every step makes "exactly zero" hold for any
 optimizer (momentum, weight decay) regardless.
 """
+import hashlib
 import math
 from collections import OrderedDict
 
@@ -138,6 +139,39 @@ class Masks:
         """Pm: the fraction of prunable weights remaining (1.0 before pruning)."""
         return sum(self.remaining().values()) / sum(self.total().values())
 
+    # ------------------------------------------------------------------ checks
+    def verify(self, model, scope, where, previous=None):
+        """Raise ValueError (naming `where`, e.g. the file) unless these masks fit the
+        model -- exactly its prunable layers in `scope`, with their shapes -- keep at least
+        one weight, and (given the previous level's masks) keep only weights that
+        `previous` kept: pruning only ever removes weights."""
+        layers = prunable_layers(model, scope)
+        if list(self.masks) != list(layers):
+            missing = [n for n in layers if n not in self.masks]
+            unexpected = [n for n in self.masks if n not in layers]
+            raise ValueError(f"{where}: the masks do not fit the model: missing layers "
+                             f"{missing}, unexpected layers {unexpected}")
+        for name, layer in layers.items():
+            if self.masks[name].shape != layer.weight.shape:
+                raise ValueError(f"{where}: the mask of {name} has shape "
+                                 f"{self.masks[name].shape}, the weight {layer.weight.shape}")
+        if not any(m.any() for m in self.masks.values()):
+            raise ValueError(f"{where}: the masks keep no weight at all")
+        for name, m in (previous.masks.items() if previous is not None else ()):
+            revived = int((self.masks[name] & ~m).sum())
+            if revived:
+                raise ValueError(f"{where}: layer {name} keeps {revived} weights that the "
+                                 "previous level had pruned; masks only ever remove weights")
+
+    def digest(self):
+        """SHA-256 of the masks (names, shapes and 0/1 values): what a level records of
+        the next level's mask, so a changed mask file is recognised."""
+        h = hashlib.sha256()
+        for name, m in self.masks.items():
+            h.update(f"{name}:{m.shape};".encode())
+            h.update(np.packbits(m).tobytes())
+        return h.hexdigest()
+
     # ------------------------------------------------------------------ files
     def save(self, path):
         return io.save_npz(path, {k: m.astype(np.uint8) for k, m in self.masks.items()},
@@ -205,7 +239,7 @@ def layerwise_rates(model, rate=0.2, output_rate=None, conv_rate=None, scope="al
 
 
 def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
-          granularity="component", method="magnitude", seed=None):
+          granularity="component", method="magnitude", seed=None, target=None):
     """The next round's masks: remove weights from the current `masks` of `model`.
 
     layerwise: `rates` maps layer name -> fraction of that layer's remaining weights.
@@ -214,6 +248,9 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
     global: `fraction` of all remaining prunable weights.
     The masks decide which layers take part (see Masks.ones' scope).
     Counts are rounded up (ceil), as open_lth does.  `seed` drives method="random".
+    target: masks whose survivor counts per group (layer or component matrix) the result
+    must have -- the random-pruning control takes its ticket's counts this way, which a
+    global ranking of the control's own weights would not reproduce.
     """
     check_choice(strategy, STRATEGIES, "pruning strategy")
     check_choice(granularity, GRANULARITIES, "pruning granularity")
@@ -244,6 +281,9 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
             counts[name] = [math.ceil(rates[name] * int(alive[a:b].sum()))
                             for a, b in groups[name]]
 
+    if target is not None:
+        counts = _counts_to_reach(target, units, layers, groups, granularity)
+
     # 2) which units: the smallest, or random ones in the same numbers
     rng = np.random.default_rng(seed) if method == "random" else None
     new = OrderedDict()
@@ -253,6 +293,20 @@ def prune(model, masks, strategy="layerwise", rates=None, fraction=0.2,
             alive[a + _smallest(score[a:b], alive[a:b], count, rng)] = False
         new[name] = _unit_mask_to_weight_mask(alive, layers[name], size) & masks[name]
     return Masks(new)
+
+
+def _counts_to_reach(target, units, layers, groups, granularity):
+    """Units to remove per group so that each group keeps as many as in `target`."""
+    if set(target) != set(units):
+        raise ValueError(f"target masks are for layers {list(target)}, the masks being "
+                         f"pruned for {list(units)}")
+    counts = OrderedDict()
+    for name, (_, alive, _) in units.items():
+        kept = _units(layers[name], target[name], granularity)[1]
+        counts[name] = [int(alive[a:b].sum()) - int(kept[a:b].sum()) for a, b in groups[name]]
+        if min(counts[name]) < 0:
+            raise ValueError(f"target mask for {name} keeps more weights than are left")
+    return counts
 
 
 def _groups(layer, n_units, unit_size, strategy):

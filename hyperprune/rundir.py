@@ -6,18 +6,21 @@
                            the weights at the rewind iteration
     masks/level_KK.npz     the mask trained at level KK (0/1 uint8, compressed)
     levels/level_KK.json   level KK's summary, evaluation curve and surviving-weight
-                           histogram; its existence marks the level done
+                           histogram, and the digest of the mask it made for level KK+1;
+                           its existence marks the level done
     metrics.csv, metrics.json, curves.csv   every finished level, rewritten after each
     checkpoint.npz         mid-level state of the level in progress (removed when done)
 
 Every file is written atomically (hyperprune.io), so a kill at any moment leaves a
-consistent directory.
+consistent directory; every file is verified when a run reads it back (the runner checks
+masks against the model, the previous mask and the level records, and θ0 against its
+rebuild from the seed), and every error names its file.
 """
 import csv
 import io as _io
 from pathlib import Path
 
-from . import io
+from . import io, prune
 
 SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_iteration",
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
@@ -69,13 +72,55 @@ class RunDir:
         """{"summary", "curve", "histogram"} of a finished level."""
         return io.load_json(self.level_path(level))
 
-    def write_level(self, level, summary, curve, histogram):
-        io.save_json(self.level_path(level), {"summary": summary, "curve": curve,
-                                              "histogram": histogram}, compact=True)
+    def write_level(self, level, summary, curve, histogram, next_mask=None):
+        """Level `level` is done: its record, with the digest of the mask it made for the
+        next level (Masks.digest), so that a changed mask file is recognised."""
+        record = {"summary": summary, "curve": curve, "histogram": histogram}
+        if next_mask is not None:
+            record["next_mask"] = next_mask
+        io.save_json(self.level_path(level), record, compact=True)
+
+    def clear(self):
+        """Remove every file of the run (to start it again); other files stay."""
+        for path in (self.config_path, self.init_path, self.rewind_path, self.checkpoint_path,
+                     self.file("metrics.csv"), self.file("metrics.json"),
+                     self.file("curves.csv")):
+            path.unlink(missing_ok=True)
+        for folder in ("masks", "levels"):
+            for path in self.file(folder).glob("level_*.*"):
+                path.unlink()
 
     def summaries(self, levels):
         """The summaries of `levels` (finished), each with the fields of SUMMARY_FIELDS."""
         return [_fields(self.read_level(k)["summary"], SUMMARY_FIELDS) for k in levels]
+
+    def verified_mask(self, level, model, scope):
+        """The mask of `level`, checked against the model (its layers in `scope`, their
+        shapes, not empty), against the previous level's mask (nested) and against what
+        the previous level recorded (its mask's weight count, the digest of the mask it
+        made): a changed file is refused, naming it."""
+        path = self.mask_path(level)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: level {level - 1} of {self.path} "
+                                    "did not finish")
+        masks = prune.Masks.load(path)
+        previous = None
+        if level > 0 and self.mask_path(level - 1).exists():
+            previous = prune.Masks.load(self.mask_path(level - 1))
+            previous.verify(model, scope, self.mask_path(level - 1))
+        masks.verify(model, scope, path, previous)
+        if previous is not None and self.level_path(level - 1).exists():
+            record = self.read_level(level - 1)
+            kept = sum(previous.remaining().values())
+            if record["summary"]["weights_remaining"] != kept:
+                raise ValueError(f"{self.mask_path(level - 1)} keeps {kept} weights, but "
+                                 f"{self.level_path(level - 1)} recorded "
+                                 f"{record['summary']['weights_remaining']}: a changed file")
+            if record.get("next_mask", masks.digest()) != masks.digest():
+                raise ValueError(f"{path} is not the mask level {level - 1} made (its digest "
+                                 f"differs from the one in {self.level_path(level - 1)}): a "
+                                 "changed file")
+        return masks
 
     def write_metrics(self, config, levels):
         """metrics.csv, curves.csv and metrics.json of the finished `levels`."""

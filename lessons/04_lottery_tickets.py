@@ -287,7 +287,7 @@ assert moved(model) == 0
 # %%
 SEED = 0
 ITERATIONS = 300 if FAST else 1_000
-LEVELS = 5 if FAST else 7                   # trained levels 0..LEVELS-1
+ROUNDS = 4 if FAST else 6                   # pruning rounds: levels 0..ROUNDS are trained
 REAL_TOTAL = 266_200                        # the real LeNet's prunable weights: the x-axis
 BATCH = 60
 
@@ -310,7 +310,7 @@ print("rates per round:", dict(rates))
 
 ticket = []                                 # one row per level
 start = time.perf_counter()
-for level in range(LEVELS):
+for level in range(ROUNDS + 1):
     model.load_state_dict(theta0)           # 1. rewind ...
     masks.apply(model)                      #    ... the survivors to θ0
     w0 = hp.to_numpy(model[0].weight.data)
@@ -397,7 +397,7 @@ assert np.mean(gaps) > 0                                      # and on average i
 # fraction of the **real** model's weights, the x-axis of Iqbal & Mishra.
 
 # %%
-Q_LEVELS = 3                                       # dense + two pruning rounds
+Q_ROUNDS = 2                        # two pruning rounds: levels 0, 1, 2 are trained
 hp.manual_seed(SEED)
 qmodel = lenet_300_100("quaternion")
 qtheta0 = qmodel.state_dict()
@@ -411,7 +411,7 @@ assert report["weights_total"] == 67_300 and abs(report["pm_of_real"] - 0.2528) 
 qrates = prune.layerwise_rates(qmodel, rate=0.5, output_rate=0.25)
 quaternion = []
 start = time.perf_counter()
-for level in range(Q_LEVELS):
+for level in range(Q_ROUNDS + 1):
     qmodel.load_state_dict(qtheta0)
     qmasks.apply(qmodel)
     accuracy = train_and_evaluate(qmodel, qmasks)
@@ -471,7 +471,8 @@ for name in ("0", "2"):                                          # the QLinear l
 # **early-stop iteration**, the minimum validation loss, which Frankle & Carbin use to
 # measure how fast a ticket learns), checkpoints mid-level, writes every result to a
 # directory, and can run the controls.  Every setting is a field of `LotteryConfig`; here
-# a tiny one, in a temporary directory.
+# a tiny one, in a temporary directory.  `levels` counts pruning rounds, as ROUNDS above
+# (and `--levels` on the command line): levels=2 trains levels 0, 1 and 2.
 
 # %%
 config = LotteryConfig(algebra="real", levels=2, iterations=150 if FAST else 600,

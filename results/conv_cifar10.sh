@@ -14,22 +14,19 @@
 # pruned per component and, with --whole, in a second run as whole quaternions.  The
 # runs go in parallel, then the figure and table are drawn.
 #
-# The data: CIFAR-10's binary batches in $CIFAR_DIR/cifar-10-batches-bin; made offline from
-# the JPEG copy by ../shared/data/cifar10_from_jpeg.py (about 10 s) when missing.
+# The data: CIFAR-10's binary batches in $CIFAR_DIR/cifar-10-batches-bin, fetched when
+# missing by results/cifar_data.sh (the JPEG copy offline, else `hyperprune download`).
 set -euo pipefail
 MODEL=${1:?usage: conv_cifar10.sh MODEL [--whole]}
 WHOLE=${2:-}
 cd "$(dirname "$0")/.."
 HP=${HP:-hyperprune}
 PY=${PY:-python3}
-OUT=results/${MODEL}_cifar10
-CIFAR_DIR=${CIFAR_DIR:-$HOME/.cache/hyperprune}
+OUT=${OUT:-results/${MODEL}_cifar10}   # OUT=DIR: regenerate into DIR
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 mkdir -p "$OUT"
 
-if [ ! -f "$CIFAR_DIR/cifar-10-batches-bin/test_batch.bin" ]; then
-  $PY ../shared/data/cifar10_from_jpeg.py "$CIFAR_DIR/cifar-10-batches-bin"
-fi
+source results/cifar_data.sh      # sets CIFAR_DIR, fetches CIFAR-10 when missing
 
 run() {  # run NAME ALGEBRA LEVELS [extra options]
   local name=$1 algebra=$2 levels=$3; shift 3

@@ -19,7 +19,6 @@ OUT=${OUT:-results}
 SEEDS=${SEEDS:-1 2}
 VIT_SEEDS=${VIT_SEEDS:-1}
 ONLY=${ONLY:-lenet gpt vit}
-CIFAR_DIR=${CIFAR_DIR:-$HOME/.cache/hyperprune}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
 
@@ -45,9 +44,7 @@ vit() {  # vit ALGEBRA SEED
 }
 wants() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-if wants vit && [ ! -f "$CIFAR_DIR/cifar-10-batches-bin/test_batch.bin" ]; then
-  $PY ../shared/data/cifar10_from_jpeg.py "$CIFAR_DIR/cifar-10-batches-bin"
-fi
+if wants vit; then source results/cifar_data.sh; fi   # sets CIFAR_DIR
 
 lane() {  # lane ALGEBRA: every experiment of one algebra, one seed after another
   local algebra=$1 levels=18 seed

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import hyperprune as hp
-from hyperprune import functional as F
+from hyperprune import functional as F, nn
 from hyperprune.autograd import Function, sum_to
 from conftest import host, make
 
@@ -178,3 +178,62 @@ def test_item_and_repr():
     assert "requires_grad=True" in repr(x)
     with pytest.raises(ValueError, match="one element"):
         hp.tensor([1.0, 2.0]).item()
+
+
+# ------------------------------------------------- NumPy semantics of Tensor (issue 11)
+def test_comparisons_are_elementwise_bool_tensors_without_a_graph(backend):
+    x = hp.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = hp.tensor(np.array([1.0, 0.0, 3.0]))
+    for result, expected in [(x == y, [True, False, True]), (x != y, [False, True, False]),
+                             (x < 2, [True, False, False]), (x >= y, [True, True, True])]:
+        assert isinstance(result, hp.Tensor) and not result.requires_grad
+        assert result.dtype == bool and host(result).tolist() == expected
+    assert (x.sum() > 0).shape == () and bool(x.sum() > 0)      # 0-d: still a Tensor
+    assert {x: "a"}[x] == "a" and hash(x) == id(x)              # hashed by identity
+
+
+def test_bool_is_defined_for_one_element_only(backend):
+    assert bool(hp.tensor(np.array([2.0]))) and not bool(hp.tensor(np.array(0.0)))
+    with pytest.raises(ValueError, match="ambiguous: use t.any.. or t.all"):
+        bool(hp.tensor(np.array([1.0, 2.0])))
+    t = hp.tensor(np.array([0.0, 2.0]))
+    assert bool((t > 1).any()) and not bool((t > 1).all())
+
+
+def test_transpose_takes_numpy_axes(backend):
+    x = hp.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    for args in [(1, 0, 2), ((1, 0, 2),), ([1, 0, 2],)]:
+        np.testing.assert_array_equal(host(x.transpose(*args)),
+                                      np.arange(24.0).reshape(2, 3, 4).transpose(1, 0, 2))
+    assert x.transpose().shape == (4, 3, 2) == x.T.shape
+    x.transpose(2, 0, 1).sum().backward()
+    assert x.grad.shape == (2, 3, 4)
+
+
+def test_a_layer_refuses_input_of_another_dtype():
+    """float64 input into float32 weights: NumPy would upcast the whole layer silently."""
+    x64 = hp.tensor(np.ones((2, 8)))
+    for layer in (nn.Linear(8, 4), nn.QLinear(8, 4), nn.LayerNorm(8)):
+        with pytest.raises(TypeError, match="input is float64 but the layer's weights are "
+                                            "float32"):
+            layer(x64)
+    with pytest.raises(TypeError, match="float64"):
+        nn.Conv2d(3, 4, 3)(hp.tensor(np.ones((1, 3, 5, 5))))
+    assert nn.Linear(8, 4).double()(x64).dtype == np.float64
+
+
+def test_engine_refuses_a_gradient_on_another_array_module():
+    """A backward returning a host array for a device input (here: strict) fails at
+    once, naming the Function, instead of at the first optimizer step on CuPy."""
+    class HostGradient(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            return hp.backend.to_numpy(g) * 2
+
+    with hp.use_backend("strict"):
+        x = hp.tensor(np.ones(3), requires_grad=True)
+        with pytest.raises(RuntimeError, match="HostGradient.backward returned a gradient "
+                                               "of input 0 on numpy"):
+            HostGradient()(x).sum().backward()

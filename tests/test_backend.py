@@ -81,7 +81,8 @@ def test_strict_wraps_out_of_range_integer_indices_like_cupy():
 
 def test_ops_on_strict_tensors_stay_on_the_device():
     with hp.use_backend("strict"):
-        x = hp.tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+        x = hp.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32),
+                      requires_grad=True)
         layer = nn.QLinear(12, 8)
         y = F.cross_entropy(layer(F.concatenate([x, x, x, x], axis=1)),
                             hp.tensor(np.array([0, 1, 2, 7])))

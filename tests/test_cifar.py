@@ -219,6 +219,19 @@ def test_missing_files_message(tmp_path, monkeypatch):
     assert "data_batch_4.bin" in str(info.value) and "data_batch_1.bin" not in str(info.value)
 
 
+def test_missing_cifar10_without_the_offline_copy_names_only_the_download(tmp_path,
+                                                                          monkeypatch):
+    """A user with only the repository is told the download command, not a converter
+    that exists on this project's machines only."""
+    monkeypatch.setenv("HYPERPRUNE_DATA", str(tmp_path))
+    monkeypatch.setattr(cifar, "JPEG_CONVERTER", tmp_path / "absent.py")
+    with pytest.raises(FileNotFoundError) as info:
+        cifar.load_cifar10()
+    message = str(info.value)
+    assert f"hyperprune download cifar10 --data-dir {tmp_path}" in message
+    assert "cifar10_from_jpeg" not in message
+
+
 def test_layouts_and_data_dir_resolution(tmp_path, monkeypatch, small_counts):
     write_cifar10(tmp_path / "root" / "cifar-10-batches-bin")
     arrays = write_cifar10(tmp_path / "flat")  # the .bin files directly in data_dir

@@ -221,8 +221,8 @@ def test_layers_shapes_dtype_and_parameter_count():
     for layer in (real, quat):
         y = layer(x)
         assert y.shape == (2, 64, 8, 8) and y.dtype == np.float32
-    assert nn.Conv2d(3, 8, (3, 2), stride=2)(hp.tensor(np.zeros((1, 3, 9, 9)))).shape == \
-        (1, 8, 4, 4)
+    rgb = hp.tensor(np.zeros((1, 3, 9, 9), np.float32))  # float32, as the layer (no upcast)
+    assert nn.Conv2d(3, 8, (3, 2), stride=2)(rgb).shape == (1, 8, 4, 4)
     assert nn.MaxPool2d(2)(x).shape == nn.AvgPool2d(2)(x).shape == (2, 64, 4, 4)
     assert nn.AvgPool2d(3, stride=2)(x).shape == (2, 64, 3, 3)
     assert nn.GlobalAvgPool2d()(x).shape == (2, 64)

@@ -150,10 +150,13 @@ def test_cli_lottery_and_plot(tmp_path, capsys):
     assert (tmp_path / "hist.png").stat().st_size > 5_000
     table = (tmp_path / "table.md").read_text()
     assert table.startswith("| weights remaining (% of real) | real layerwise |")
-    assert "\n| 100 |" in table and "\n| 80 |" not in table   # LeNet labels: no 80% row
+    # default rows: the run's own levels (issue 11: they used to be LeNet's labels,
+    # which dropped this run's 80% level)
+    assert "\n| 100 |" in table and "\n| 80 |" in table
     assert cli.main(["plot", str(tmp_path / "r"), "-o", str(tmp_path / "fig.png"),
-                     "--targets", "100,80", "--table", str(tmp_path / "table.md")]) == 0
-    assert "\n| 80 | " in (tmp_path / "table.md").read_text()      # level 1: Pm 80.0%
+                     "--targets", "100,50", "--table", str(tmp_path / "table.md")]) == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "\n| 100 | " in table and "\n| 80 |" not in table   # explicit rows only
     with pytest.raises(SystemExit):
         cli.main(["plot", str(tmp_path / "r"), "--targets", "100,half"])
     assert "expected comma-separated percentages" in capsys.readouterr().err

@@ -184,3 +184,28 @@ def test_componentwise_ranks_each_component_matrix_on_its_own():
     assert comp["0"][0].tolist() == [[False, False], [True, True]]
     layered = prune.prune(model, prune.Masks.ones(model), "layerwise", rates={"0": 0.5})
     assert not layered["0"][1].any() and layered["0"][0].all()  # layer-wise empties I
+
+
+@pytest.mark.parametrize("strategy,granularity", [("layerwise", "component"),
+                                                  ("global", "quaternion"),
+                                                  ("componentwise", "component")])
+def test_pruning_path_on_every_backend(backend, strategy, granularity):
+    """Masks.apply, Masks.apply_to_grads and prune under NumPy and the strict stand-in:
+    weights and gradients stay on the device and pruned entries are exactly zero (a host
+    array slipped into the pruning path fails here under strict)."""
+    hp.manual_seed(0)
+    model = nn.Sequential(nn.QLinear(16, 8), nn.ReLU(), nn.Linear(8, 4))
+    masks = prune.Masks.ones(model)
+    for _ in range(2):
+        masks = prune.prune(model, masks, strategy, fraction=0.3, granularity=granularity,
+                            rates={"0": 0.3, "2": 0.3})
+        masks.apply(model)
+    x = hp.tensor(np.random.default_rng(1).standard_normal((5, 16)).astype(np.float32))
+    model(x).sum().backward()
+    masks.apply_to_grads(model)
+    module = hp.get_array_module(x)
+    for name, layer in prune.prunable_layers(model).items():
+        for array in (layer.weight.data, layer.weight.grad):
+            assert hp.get_array_module(array) is module
+            assert (hp.to_numpy(array)[~masks[name]] == 0).all()
+    assert 0 < masks.density() < 1

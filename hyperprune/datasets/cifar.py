@@ -147,7 +147,15 @@ CIFAR_DOWNLOADS = {
                  "md5": "03b5dce01913d631647c71ecec9e9cb8"},
 }
 
+#: This project's offline machines keep a JPEG copy of CIFAR-10 outside the repository
+#: and a converter to the binary format (the path as typed from the repository root);
+#: error messages mention it only where it exists.
 _JPEG_SCRIPT = "../shared/data/cifar10_from_jpeg.py"
+JPEG_CONVERTER = Path(__file__).resolve().parents[2] / _JPEG_SCRIPT
+
+
+def _offline_copy() -> bool:
+    return JPEG_CONVERTER.is_file()
 
 
 def _check_name(name: str) -> dict:
@@ -294,10 +302,11 @@ def _locate(name: str, data_dir) -> Path:
         return directory
     root = _resolve_data_dir(data_dir)
     looked = "\n  ".join(str(p) for p in missing)
-    how = f"`hyperprune download {name}` (needs internet)"
-    if name == "cifar10":
-        how = (f"`python {_JPEG_SCRIPT} {root / spec['folder']}` (offline: builds the "
-               f"binary batches from the JPEG copy; run from the repository root), or {how}")
+    how = f"`hyperprune download {name} --data-dir {root}` (needs internet)"
+    if name == "cifar10" and _offline_copy():
+        how += (f", or offline here `python {_JPEG_SCRIPT} {root / spec['folder']}` (builds "
+                "the binary batches from this machine's JPEG copy; run from the repository "
+                "root)")
     raise FileNotFoundError(
         f"{spec['title']} not found in {directory} (data directory {root}, "
         f"{describe_data_dir(data_dir)}).\n"
@@ -465,7 +474,7 @@ def download_cifar(name: str, dest_dir=None, timeout: float = 60.0) -> Path:
             safe_extract(archive, dest)
     except OSError as exc:  # URLError, HTTPError and socket timeouts are OSErrors
         offline = f"`python {_JPEG_SCRIPT} DIR` builds CIFAR-10 from the JPEG copy; " \
-            if name == "cifar10" else ""
+            if name == "cifar10" and _offline_copy() else ""
         raise RuntimeError(
             f"could not download {title} (offline?): {url}: "
             f"{getattr(exc, 'reason', exc)}. {offline}use --data-dir/"

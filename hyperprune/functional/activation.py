@@ -10,6 +10,7 @@ import math
 
 from .. import backend
 from ..autograd import Function, as_tensor
+from ..checks import check_same_dtype
 
 _get_xp = backend.get_array_module
 
@@ -206,4 +207,5 @@ def mod_relu(x, bias, n=4):
         want = n * bias.shape[0] if bias.ndim else f"{n}m"
         raise ValueError(f"mod_relu: input of shape {x.shape} does not match bias of shape "
                          f"{bias.shape}: expected (..., {want})")
+    check_same_dtype("mod_relu", x, bias)
     return ModReLUFunction(n)(x, bias)

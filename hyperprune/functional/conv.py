@@ -59,7 +59,7 @@ import numpy as np
 from .. import backend
 from ..algebra import QUATERNION, get_algebra
 from ..autograd import Function, as_tensor
-from ..checks import int_pair
+from ..checks import check_same_dtype, int_pair
 from .reduction import mean
 
 _get_xp = backend.get_array_module
@@ -214,6 +214,7 @@ def _convolve(what, x, weight, bias, stride, padding, algebra, out_channels):
            zip(x.shape[2:], kernel, stride, padding)):
         raise ValueError(f"{what}: kernel {kernel} does not fit the input of spatial size "
                          f"{x.shape[2:]} with padding {padding}")
+    check_same_dtype(what, x, weight, None if bias is None else as_tensor(bias))
     fn = Conv2dFunction(stride, padding, algebra)
     if bias is None:
         return fn(x, weight)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..algebra import QUATERNION, get_algebra
 from ..autograd import Function, as_tensor
+from ..checks import check_same_dtype
 
 
 class MatMul(Function):
@@ -105,6 +106,7 @@ def linear(x, weight, bias=None):
     if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape}: expected input (..., {weight.shape[-1]})")
+    check_same_dtype("linear", x, weight, bias)
     if bias is None:
         return LinearFunction()(x, weight)
     bias = as_tensor(bias)
@@ -183,6 +185,7 @@ def hypercomplex_linear(x, weight, bias=None, algebra=QUATERNION):
     if x.ndim < 1 or x.shape[-1] != n * weight.shape[2]:
         raise ValueError(f"{algebra.name} linear: input of shape {x.shape} does not match "
                          f"weight {weight.shape}: expected (..., {n * weight.shape[2]})")
+    check_same_dtype(f"{algebra.name} linear", x, weight, bias)
     if bias is None:
         return HypercomplexLinearFunction(algebra)(x, weight)
     bias = as_tensor(bias)

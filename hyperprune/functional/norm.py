@@ -13,6 +13,7 @@ that the normalization cannot see: a shift of x and a scaling of x - mu.)
 """
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
+from ..checks import check_same_dtype
 
 _get_xp = backend.get_array_module
 
@@ -75,6 +76,7 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
         if p.shape != (n,):
             raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match the "
                              f"last axis of the input {x.shape}: expected ({n},)")
+    check_same_dtype("layer_norm", x, *params)
     if weight is None and bias is not None:  # gamma = 1: a constant, no gradient
         params.insert(0, Tensor(_get_xp(x.data).ones(n, dtype=x.dtype)))
     return LayerNormFunction(eps)(x, *params)

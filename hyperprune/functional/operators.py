@@ -2,8 +2,16 @@
 
 `a + b`, `a @ b`, `x[i]`, `x.sum()`, `x.reshape(...)`, ... call the same functions as
 `hyperprune.functional` (so they check their arguments and record the graph the same
-way); comparisons give tensors of bools without a graph.
+way).  Comparisons (==, !=, <, <=, >, >=) are elementwise, as NumPy's and PyTorch's, and
+give tensors of bools that carry no gradient; `x.any()` and `x.all()` reduce them.  A
+Tensor still hashes by identity (as torch.Tensor), so it can key a dict; `bool(t)` is
+defined for one element only (NumPy's ambiguity error otherwise).
+
+`x.transpose(*axes)` follows NumPy (a permutation of all the axes: x.transpose(1, 0),
+x.transpose((1, 0)), or x.transpose() to reverse them), not torch.transpose(dim0, dim1),
+which swaps two axes -- that is `x.swapaxes(a, b)` here.
 """
+from .. import backend
 from ..autograd import Tensor, as_tensor
 from .activation import log_softmax, relu, sigmoid, softmax, tanh
 from .elementwise import add, div, exp, log, mul, neg, pow, sqrt, sub
@@ -41,7 +49,16 @@ Tensor.relu = relu
 Tensor.softmax = softmax
 Tensor.log_softmax = log_softmax
 Tensor.reshape = reshape
-Tensor.transpose = transpose
+
+
+def _transpose_method(self, *axes):
+    """x.transpose(*axes): NumPy's signature (see the module docstring)."""
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return transpose(self, tuple(axes) if axes else None)
+
+
+Tensor.transpose = _transpose_method
 Tensor.permute = permute
 Tensor.swapaxes = swapaxes
 Tensor.T = property(lambda self: transpose(self))
@@ -50,9 +67,30 @@ Tensor.T = property(lambda self: transpose(self))
 def _compare(name):
     def method(self, other):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor(getattr(self.data, name)(other))
+        result = getattr(self.data, name)(other)
+        if result is NotImplemented:
+            return NotImplemented
+        # NumPy gives a scalar for 0-d operands: keep it a (0-d) array of self's module
+        return Tensor(backend.get_array_module(self.data).asarray(result))
+    method.__name__ = name
     return method
 
 
-for _name in ("__lt__", "__le__", "__gt__", "__ge__"):
+for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
     setattr(Tensor, _name, _compare(_name))
+
+
+def _any(self, axis=None, keepdims=False):
+    """Whether any element is true (along `axis`): a bool Tensor without a graph."""
+    return Tensor(backend.get_array_module(self.data).asarray(
+        self.data.any(axis=axis, keepdims=keepdims)))
+
+
+def _all(self, axis=None, keepdims=False):
+    """Whether every element is true (along `axis`): a bool Tensor without a graph."""
+    return Tensor(backend.get_array_module(self.data).asarray(
+        self.data.all(axis=axis, keepdims=keepdims)))
+
+
+Tensor.any = _any
+Tensor.all = _all

@@ -16,7 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
-OUT=results/gpt_char
+OUT=${OUT:-results/gpt_char}   # OUT=DIR: regenerate into DIR (e.g. $(mktemp -d))
+mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
 

@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
-OUT=results/gpt_char_rate03
+OUT=${OUT:-results/gpt_char_rate03}   # OUT=DIR: regenerate into DIR (e.g. $(mktemp -d))
+mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
 
@@ -29,7 +30,8 @@ $HP plot "$OUT" -o "$OUT/gpt_char_rate03.png" --table "$OUT/gpt_char_rate03.md" 
     --histograms "$OUT/gpt_char_rate03_histograms.png" \
     --targets 100,70,49,34.3,24,16.8,11.8,8.2,5.8,4,2.8,2,1.4,0.97,0.68,0.47,0.33,0.23 \
     --title "gpt_char, tiny Shakespeare: Q/K/V pruned 30% per round (componentwise), reset to θ0"
-$HP plot results/gpt_char/real results/gpt_char/quaternion "$OUT/real" "$OUT/quaternion" \
+RATE05=${RATE05:-results/gpt_char}   # the rate-0.5 runs to compare with
+$HP plot "$RATE05/real" "$RATE05/quaternion" "$OUT/real" "$OUT/quaternion" \
     -o "$OUT/gpt_char_both_rates.png" --table "$OUT/gpt_char_both_rates.md" \
     --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2 \
     --title "gpt_char, tiny Shakespeare: prune rate 0.5 vs 0.3 per round (Q/K/V componentwise)"

@@ -15,7 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
-OUT=results/lenet_300_100
+OUT=${OUT:-results/lenet_300_100}   # OUT=DIR: regenerate into DIR (e.g. $(mktemp -d))
+mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}   # the embedded MNIST, for any install
 
@@ -42,7 +43,9 @@ lane_a & a=$!
 lane_b & b=$!
 wait $a $b
 
-$HP plot "$OUT/frankle" -o "$OUT/frankle.png" --table "$OUT/frankle.md" \
+TARGETS=100,51.3,25.3,21.1,13.5,7.0,3.6,1.9,1.1   # Frankle & Carbin's figure labels
+$HP plot "$OUT/frankle" -o "$OUT/frankle.png" --table "$OUT/frankle.md" --targets $TARGETS \
     --title "LeNet-300-100, MNIST: Frankle & Carbin protocol (layer-wise 20%, reset to θ0)"
 $HP plot "$OUT/iqbal_mishra" -o "$OUT/iqbal_mishra.png" --table "$OUT/iqbal_mishra.md" \
+    --targets $TARGETS \
     --title "LeNet-300-100, MNIST: Iqbal & Mishra protocol (global 20%, reset to θ0)"

@@ -17,19 +17,17 @@
 # projections, heads of whole quaternions, real MLP); quaternion with qytorch's fused QKV
 # layout, on the same seed.
 #
-# The data: CIFAR-10's binary batches in $CIFAR_DIR/cifar-10-batches-bin; made offline from
-# the JPEG copy by ../shared/data/cifar10_from_jpeg.py (about 10 s) when missing.
+# The data: CIFAR-10's binary batches in $CIFAR_DIR/cifar-10-batches-bin, fetched when
+# missing by results/cifar_data.sh (the JPEG copy offline, else `hyperprune download`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
 PY=${PY:-python3}
-OUT=results/vit_cifar10
-CIFAR_DIR=${CIFAR_DIR:-$HOME/.cache/hyperprune}
+OUT=${OUT:-results/vit_cifar10}   # OUT=DIR: regenerate into DIR (e.g. $(mktemp -d))
+mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
-if [ ! -f "$CIFAR_DIR/cifar-10-batches-bin/test_batch.bin" ]; then
-  $PY ../shared/data/cifar10_from_jpeg.py "$CIFAR_DIR/cifar-10-batches-bin"
-fi
+source results/cifar_data.sh      # sets CIFAR_DIR, fetches CIFAR-10 when missing
 
 run() {  # run NAME ALGEBRA [extra options]
   local name=$1 algebra=$2; shift 2
