@@ -1,7 +1,9 @@
 """Hypercomplex algebras as multiplication tables, on plain arrays (no autograd).
 
 An algebra of dimension n has a basis e_0 = 1, e_1, ..., e_{n-1} and a multiplication
-table  e_a e_b = sign[a, b] * e_{index[a, b]}.  Quaternions (n = 4, basis 1, i, j, k):
+table  e_a e_b = sign[a, b] * e_{index[a, b]}: real (n = 1), complex (2), quaternion (4)
+and octonion (8).  Each layer of an algebra is the same code; only the table differs.
+Quaternions (n = 4, basis 1, i, j, k):
 
             1    i    j    k
         1 | 1    i    j    k
@@ -27,22 +29,9 @@ Writing x_b for the b-th component block, the product is a block matrix:
              [J,  K,  R, -I],
              [K, -J,  I,  R]]            (n*out_q, n*in_q), 16 blocks from 4 matrices.
 
-The forward can evaluate M x without forming M: one GEMM of the stacked components,
-X.reshape(rows*n, in_q) @ W.reshape(n*out_q, in_q)^T, gives every product W_a x_b, and
-the sign table combines them (`combine_products`).  HypercomplexLinear picks whichever
-order moves less memory (see its docstring).
-
-Backward, with G = dL/dy (rows, n*out_q) and X (rows, n*in_q):
-    dL/dx   = G M                       (one GEMM, as for a real layer)
-    dL/dW_a = sum over the blocks (c, b) that hold W_a of sign * G_c^T X_b
-The 16 blocks G_c^T X_b are the blocks of G^T X (one GEMM, as a real layer's dW); each
-W_a appears in n of them, so its gradient is a signed sum of n blocks (block_matrix_grad).
-For small batches there is a cheaper order: instead of forming all 16 (a temporary n
-times the size of the result) and adding them up, the sum
-over b is folded into the GEMM's inner dimension: stack the rows of X as (rows * n, in_q)
--- a free reshape of the planar layout -- and put next to them the matching signed blocks
-of G, so one GEMM (the same multiply-adds as G^T X, and as a real layer's dW) gives all n
-component gradients at once, with no temporary and no block additions.
+The layers' forward and backward (M formed, or the products combined by the sign
+table; dL/dW the signed block sum of dL/dM): hyperprune.functional.linear, which uses
+block_matrix, block_matrix_grad, combine_products and signed_output_blocks below.
 """
 import numpy as np
 
@@ -51,7 +40,11 @@ from .checks import check_choice
 
 
 class Algebra:
-    """A real algebra given by its multiplication table e_a e_b = sign[a,b] e_index[a,b]."""
+    """A real algebra given by its multiplication table e_a e_b = sign[a,b] e_index[a,b].
+
+    Nothing here assumes associativity: a layer is the bilinear map y = W ⊗ x, whatever
+    (xy)z and x(yz) are (octonions are not associative).
+    """
 
     def __init__(self, name, index, sign, component_names):
         self.name = name
@@ -79,6 +72,25 @@ class Algebra:
 
     def __repr__(self):
         return f"Algebra({self.name}, dim={self.dim})"
+
+    @property
+    def rules(self):
+        """The rule tensor (n, n, n) of a PHM layer with this algebra's table:
+        rules[i][c, b] is the sign with which component i of the weight enters block
+        (c, b) of the layer's matrix (0 where it does not), so that
+        sum_i kron(rules[i], W_i) = block_matrix(W)."""
+        n = self.dim
+        rules = np.zeros((n, n, n))
+        for c in range(n):
+            for b in range(n):
+                rules[self.weight_index[c, b], c, b] = self.weight_sign[c, b]
+        return rules
+
+    def conjugate(self, q):
+        """conj(q): the imaginary components negated, on (..., n) arrays."""
+        out = -q
+        out[..., 0] = q[..., 0]
+        return out
 
     # ------------------------------------------------------------ plain-array products
     def multiply(self, p, q):
@@ -182,11 +194,53 @@ QUATERNION = Algebra(
           [1, 1, -1, -1]],
     component_names="rijk")
 
-ALGEBRAS = {a.name: a for a in (REAL, COMPLEX, QUATERNION)}
+
+def cayley_dickson(doublings):
+    """Index and sign tables of the algebra made from the reals by `doublings` Cayley-
+    Dickson steps (1: complex, 2: quaternions, 3: octonions).
+
+    A number of the doubled algebra is a pair (a, b) of the previous one, multiplied as
+
+        (a, b) (c, d) = (a c - conj(d) b,  d a + b conj(c)),   conj((a, b)) = (conj(a), -b)
+
+    (one of several equivalent conventions), with basis e_k = (e_k, 0) and
+    e_{m+k} = (0, e_k) for m the previous dimension.  Two doublings give exactly the
+    Hamilton quaternions of QUATERNION above (1, i, j, k = (1,0), (i,0), (0,1), (0,i)).
+    """
+    index, sign = np.zeros((1, 1), dtype=int), np.ones((1, 1), dtype=int)
+    for _ in range(doublings):
+        m = len(index)
+        new_index = np.zeros((2 * m, 2 * m), dtype=int)
+        new_sign = np.zeros((2 * m, 2 * m), dtype=int)
+
+        def conj_sign(k):       # conj(e_k) = s e_k: +1 for k = 0, -1 otherwise
+            return 1 if k == 0 else -1
+
+        for x in range(2 * m):
+            for y in range(2 * m):
+                (a, b), (c, d) = divmod(x, m), divmod(y, m)   # half (0: first), basis
+                if a == 0 and c == 0:       # (e_b, 0)(e_d, 0) = (e_b e_d, 0)
+                    k, s = index[b, d], sign[b, d]
+                elif a == 0:                # (e_b, 0)(0, e_d) = (0, e_d e_b)
+                    k, s = m + index[d, b], sign[d, b]
+                elif c == 0:                # (0, e_b)(e_d, 0) = (0, e_b conj(e_d))
+                    k, s = m + index[b, d], sign[b, d] * conj_sign(d)
+                else:                       # (0, e_b)(0, e_d) = (-conj(e_d) e_b, 0)
+                    k, s = index[d, b], -sign[d, b] * conj_sign(d)
+                new_index[x, y], new_sign[x, y] = k, s
+        index, sign = new_index, new_sign
+    return index, sign
+
+
+OCTONION = Algebra("octonion", *cayley_dickson(3), component_names=(
+    "1", "i", "j", "k", "l", "il", "jl", "kl"))
+
+ALGEBRAS = {a.name: a for a in (REAL, COMPLEX, QUATERNION, OCTONION)}
 
 
 def get_algebra(algebra):
-    """An Algebra, or the one named `algebra` ("real", "complex", "quaternion")."""
+    """An Algebra, or the one named `algebra` ("real", "complex", "quaternion",
+    "octonion")."""
     if isinstance(algebra, Algebra):
         return algebra
     return ALGEBRAS[check_choice(algebra, tuple(ALGEBRAS), "algebra")]

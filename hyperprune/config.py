@@ -46,9 +46,10 @@ class LotteryConfig:
     fully_quaternion: bool = setting("model", False,
                                      "quaternion output layer with dummy classes")
     width: float = setting("model", 1.0, "Conv-n: channel and unit multiplier")
-    first_layer: str = setting("model", "", "Conv-n quaternion: the first convolution "
-                               "(default quaternion, on 4 encoded input channels)",
-                               choices=("", "real", "quaternion"))
+    first_layer: str = setting("model", "", "Conv-n hypercomplex: the first convolution "
+                               "(default hypercomplex on 4 encoded input channels when they "
+                               "hold whole numbers, else real)",
+                               choices=("", "real", "hypercomplex", "quaternion"))
     block_size: int = setting("model", 64, "gpt_char: context length")
     n_layer: int = setting("model", 4, "transformers: depth")
     n_head: int = setting("model", 4, "transformers: heads")
@@ -58,6 +59,8 @@ class LotteryConfig:
     quaternion_mlp: bool = setting("model", False, "quaternion transformers: QLinear MLP too")
     fused_qkv: bool = setting("model", False,
                               "quaternion transformers: qytorch's fused QKV layout")
+    phm_n: int = setting("model", 4, "algebra phm: n, the number of learned rules (real "
+                         "components per number)")
     # -------------------------------------------------------------------------- data
     dataset: str = setting("data", "auto", "default (auto): the model's own dataset",
                            choices=("auto",) + tuple(DATASETS))
@@ -98,9 +101,10 @@ class LotteryConfig:
     conv_rate: float = setting("pruning", 0.1, "layerwise: rate of the convolutions")
     fraction: float = setting("pruning", 0.2, "global: fraction of all remaining weights "
                               "per round")
-    granularity: str = setting("pruning", "component", "quaternion: whole quaternions "
-                               "ranked by |q|/2", choices=prune.GRANULARITIES,
-                               what="pruning granularity")
+    granularity: str = setting("pruning", "component", "element: whole hypercomplex numbers "
+                               "ranked by their RMS component (|q|/2 for quaternions); "
+                               "quaternion: the same (its older name)",
+                               choices=prune.GRANULARITIES, what="pruning granularity")
     levels: int = setting("pruning", 18, "pruning rounds; levels 0..levels are trained")
     rewind_iteration: int = setting("pruning", 0, "0: reset to θ0 (Frankle & Carbin 2019); "
                                     "K: rewind to the weights at iteration K")

@@ -16,17 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from . import models
+from .config import LotteryConfig
 from .rundir import find_runs
 
 
 def run_label(config):
-    parts = [config["algebra"], config["strategy"]]
-    if config["algebra"] == "quaternion" and config.get("granularity") == "quaternion":
-        parts.append("whole-quaternion")
+    algebra = config["algebra"]
+    name = f"phm n={config.get('phm_n', 4)}" if algebra == "phm" else algebra
+    parts = [name, config["strategy"]]
+    if algebra != "real" and config.get("granularity") in ("quaternion", "element"):
+        parts.append("whole-quaternion" if algebra == "quaternion" else "whole-element")
     if config.get("fused_qkv"):
         parts.append("fused QKV (qytorch)")
     if config.get("quaternion_mlp"):
-        parts.append("quaternion MLP")
+        parts.append(f"{'quaternion' if algebra == 'quaternion' else 'hypercomplex'} MLP")
     if config.get("control", "none") != "none":
         parts.append(config["control"].replace("_", " "))
     return " ".join(parts)
@@ -59,8 +62,10 @@ def load_groups(paths):
     whose short labels coincide are told apart by the settings in which they differ
     (e.g. "real componentwise (rate 0.3)")."""
     experiments = OrderedDict()
+    defaults = LotteryConfig().to_dict()      # settings added later: their defaults
     for run in find_runs(paths):
         config, levels = run.read_metrics()
+        config = {**defaults, **config}
         key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
                          sort_keys=True)
         experiments.setdefault(key, (config, []))[1].append(levels)
@@ -189,7 +194,7 @@ def histogram_figure(paths, out, title=None, max_levels=8):
     paper's weight-distribution figures."""
     plt = _pyplot()
     runs = find_runs(paths)
-    configs = [run.read_config() for run in runs]
+    configs = [{**LotteryConfig().to_dict(), **run.read_config()} for run in runs]
     records = []
     for run, label in zip(runs, experiment_labels(configs)):
         levels = run.level_records()

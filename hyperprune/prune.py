@@ -13,13 +13,15 @@ Policies
     global     all prunable weights are ranked together and the smallest fraction of the
                remaining ones goes (open_lth's sparse_global; Iqbal & Mishra's 20%)
 
-Granularity, for quaternion weights (4, out/4, in/4[, kh, kw])
+Granularity, for hypercomplex weights (n, out/n, in/n[, kh, kw]) -- quaternion (n = 4),
+complex, octonion, or PHM (n = phm_n; its learned rules are never pruned)
     component  each real entry is scored on its own by |w| (what both quaternion papers do)
-    quaternion whole quaternions are scored by |q| and kept or pruned together, which
-               keeps the algebraic structure (every surviving weight is a full quaternion)
-Real layers are always pruned per entry.  Under the global policy, whole quaternions are
-ranked by their RMS component |q|/2 so that they compete fairly with real entries |w|,
-and count as 4 weights.
+    element    whole numbers (the n components at one position) are scored by their RMS
+               component |q|/sqrt(n) -- |q|/2 for quaternions -- and kept or pruned
+               together, which keeps the algebraic structure; "quaternion" is its
+               older name
+Real layers are always pruned per entry.  The RMS lets whole numbers compete fairly with
+real entries |w| under the global policy; each counts as n weights.
 
 Scope: which layers take part -- `all` prunable layers, or only the `qkv` projections of
 attention layers (the transformer paper's choice); embeddings, norms, biases and position
@@ -46,7 +48,7 @@ from .checks import check_choice
 STRATEGIES = ("layerwise", "global", "componentwise")
 SCOPES = ("all", "qkv")
 QKV_NAMES = ("q_proj", "k_proj", "v_proj", "qkv_proj")
-GRANULARITIES = ("component", "quaternion")
+GRANULARITIES = ("component", "element", "quaternion")   # "quaternion": the old "element"
 METHODS = ("magnitude", "random")
 
 
@@ -64,9 +66,10 @@ def prunable_layers(model, scope="all"):
 
 
 def components(layer):
-    """The number of real components of the layer's numbers: its algebra's dimension n
-    (4 for quaternion layers), 1 for real layers.  Its weight is (n, out/n, in/n, ...)."""
-    return getattr(getattr(layer, "algebra", None), "dim", 1)
+    """The number of real components of the layer's numbers (its `components`: 4 for
+    quaternion layers, n for PHM layers), 1 for real layers; its weight is
+    (n, out/n, in/n, ...) then."""
+    return getattr(layer, "components", 1)
 
 
 class Masks:
@@ -196,7 +199,7 @@ def _units(layer, mask, granularity):
     """
     w = backend.to_numpy(layer.weight.data).astype(np.float64)
     n = components(layer)
-    if granularity == "quaternion" and n > 1:
+    if granularity in ("element", "quaternion") and n > 1:
         score = np.sqrt((w * w).sum(axis=0)) / np.sqrt(n)   # the RMS of the n components
         alive = mask.all(axis=0)
         return score.ravel(), alive.ravel(), n

@@ -54,6 +54,8 @@ GRADCHECKS = {
     F.Stack: (lambda a, b: F.Stack(axis=1)(a, b), lambda: (make(2, 3), make(2, 3))),
     F.Softmax: (lambda x: F.Softmax(axis=0)(x), lambda: (make(3, 4),)),
     F.LogSoftmax: (lambda x: F.LogSoftmax(axis=-1)(x), lambda: (make(3, 4),)),
+    F.KroneckerSum: (lambda a, s: F.KroneckerSum()(a, s),
+                     lambda: (make(2, 2, 2), make(2, 3, 2, 3, 2, seed=1))),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
     F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),

@@ -145,8 +145,8 @@ def test_layer_product_shape_errors():
         hamilton_linear(make(3, 12), make(4, 2, 2))
     with pytest.raises(ValueError, match=r"weight must have shape \(4, out, in\)"):
         hamilton_linear(make(3, 8), make(3, 2, 2))
-    with pytest.raises(ValueError, match="unknown algebra 'octonion'"):
-        hypercomplex_linear(make(3, 8), make(4, 2, 2), algebra="octonion")
+    with pytest.raises(ValueError, match="unknown algebra 'sedenion'"):
+        hypercomplex_linear(make(3, 8), make(4, 2, 2), algebra="sedenion")
 
 
 # ------------------------------------------------------------------------------ QLinear

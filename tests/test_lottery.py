@@ -121,7 +121,7 @@ def test_random_pruning_control_matches_counts(uninterrupted, tmp_path):
 
 def test_config_errors_list_the_choices(tmp_path):
     for kwargs, message in [(dict(model="vgg"), "unknown model 'vgg': expected one of"),
-                            (dict(algebra="octonion"), "unknown algebra 'octonion'"),
+                            (dict(algebra="sedenion"), "unknown algebra 'sedenion'"),
                             (dict(strategy="l1"), "unknown pruning strategy 'l1': expected "
                                                   "one of layerwise, global"),
                             (dict(control="reinit"), "needs masks_from")]:

@@ -142,8 +142,8 @@ def test_model_registry_errors_list_the_choices():
                        match="unknown model 'lenet5': expected one of conv2, conv4, conv6, "
                              "gpt_char, lenet_300_100, vit"):
         get_model("lenet5")
-    with pytest.raises(ValueError, match="unknown algebra 'octonion': expected one of real"):
-        get_model("lenet_300_100", "octonion")
+    with pytest.raises(ValueError, match="unknown algebra 'sedenion': expected one of real"):
+        get_model("lenet_300_100", "sedenion")
 
 
 def test_fully_quaternion_lenet_pads_to_12_classes():

@@ -145,12 +145,12 @@ def test_gpt_errors_are_clear():
         model(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="sequence length 0"):
         model(np.zeros((1, 0), dtype=np.int64))
-    with pytest.raises(ValueError, match="need algebra='quaternion'"):
+    with pytest.raises(ValueError, match="need a hypercomplex algebra"):
         gpt_char("real", quaternion_mlp=True)
     with pytest.raises(ValueError, match="divisible by n_head"):
         gpt_char(n_embd=30, n_head=4)
     with pytest.raises(ValueError, match="unknown algebra"):
-        gpt_char("octonion")
+        gpt_char("sedenion")
     with pytest.raises(ValueError, match="top_k"):
         generate(model, ids((1, 2), 11), 1, top_k=0)
     with pytest.raises(ValueError, match="temperature"):
@@ -257,7 +257,7 @@ def test_vit_errors_are_clear():
         vit("quaternion", image_size=33, patch_size=3)
     with pytest.raises(ValueError, match="channels must be a positive integer"):
         vit(channels=0)
-    with pytest.raises(ValueError, match="need algebra='quaternion'"):
+    with pytest.raises(ValueError, match="need a hypercomplex algebra"):
         vit("real", fused_qkv=True)
     model = vit(depth=1)
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 3, 32, 32\), got "

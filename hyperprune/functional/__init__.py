@@ -11,13 +11,15 @@ applies), so a Function and a Module never share a name.
     reduction     sum mean max
     shape         reshape transpose permute swapaxes getitem concatenate (cat) stack
                   embedding
-    linear        matmul linear hypercomplex_linear hamilton_linear
+    linear        matmul linear hypercomplex_linear hamilton_linear kronecker_sum
+                  phm_linear
     loss          cross_entropy mse_loss (mse)
-    conv          conv2d hypercomplex_conv2d quaternion_conv2d max_pool2d avg_pool2d
+    conv          conv2d hypercomplex_conv2d quaternion_conv2d phm_conv2d max_pool2d avg_pool2d
                   global_avg_pool2d (and im2col / col2im, output_size)
     norm          layer_norm
     attention     scaled_dot_product_attention, split_heads merge_heads
-                  split_quaternion_heads merge_quaternion_heads
+                  split_hypercomplex_heads merge_hypercomplex_heads (n components;
+                  split_quaternion_heads merge_quaternion_heads: n = 4)
 
 Conventions: `g` is the gradient of the loss with respect to the op's output (same shape
 as the output); backward returns the gradient with respect to each input, as arrays of the
@@ -31,15 +33,17 @@ from . import operators  # noqa: F401  (wires Tensor's operators and methods)
 from .activation import (GELUFunction, LogSoftmax, ModReLUFunction, ReLUFunction,
                          SigmoidFunction, Softmax, TanhFunction, gelu, log_softmax,
                          mod_relu, relu, sigmoid, softmax, tanh)
-from .attention import (ScaledDotProductAttention, merge_heads, merge_quaternion_heads,
-                        scaled_dot_product_attention, split_heads, split_quaternion_heads)
+from .attention import (ScaledDotProductAttention, merge_heads, merge_hypercomplex_heads,
+                        merge_quaternion_heads, scaled_dot_product_attention, split_heads,
+                        split_hypercomplex_heads, split_quaternion_heads)
 from .conv import (AvgPool2dFunction, Conv2dFunction, MaxPool2dFunction, avg_pool2d,
                    col2im, conv2d, global_avg_pool2d, hypercomplex_conv2d, im2col,
-                   max_pool2d, output_size, quaternion_conv2d)
+                   max_pool2d, output_size, phm_conv2d, quaternion_conv2d)
 from .elementwise import (Add, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub, add, div,
                           dropout, dropout_mask, exp, log, mul, neg, pow, sqrt, sub)
-from .linear import (HypercomplexLinearFunction, LinearFunction, MatMul, hamilton_linear,
-                     hypercomplex_linear, linear, matmul)
+from .linear import (HypercomplexLinearFunction, KroneckerSum, LinearFunction, MatMul,
+                     hamilton_linear, hypercomplex_linear, kronecker_sum, linear, matmul,
+                     phm_linear)
 from .loss import REDUCTIONS, CrossEntropy, cross_entropy, mse, mse_loss
 from .norm import LayerNormFunction, layer_norm
 from .reduction import Max, Mean, Sum, max, mean, sum

@@ -126,21 +126,33 @@ def merge_heads(x):
     return x.transpose((0, 2, 1, 3)).reshape(b, t, h * d)
 
 
-def split_quaternion_heads(x, num_heads):
-    """Planar (B, T, E) = [r | i | j | k] -> (B, H, T, d) with whole quaternions per head.
+def split_hypercomplex_heads(x, num_heads, n=4):
+    """Planar (B, T, E) = [c_0 | ... | c_{n-1}] -> (B, H, T, d) with whole hypercomplex
+    numbers (n components each; 4 for quaternions) per head.
 
-    With m = E/4 units and u = d/4 units per head, head h gets units [h u, (h+1) u) of
-    every component block: its d features are [r | i | j | k] of those u quaternions, a
-    planar vector of its own:  (B, T, 4, m) -> (B, T, 4, H, u) -> (B, H, T, 4, u) -> d.
+    With m = E/n units and u = d/n units per head, head h gets units [h u, (h+1) u) of
+    every component block: its d features are the n components of those u numbers, a
+    planar vector of its own:  (B, T, n, m) -> (B, T, n, H, u) -> (B, H, T, n, u) -> d.
     """
     b, t, e = x.shape
-    u = e // (4 * num_heads)
-    x = x.reshape(b, t, 4, num_heads, u).transpose((0, 3, 1, 2, 4))
-    return x.reshape(b, num_heads, t, 4 * u)
+    u = e // (n * num_heads)
+    x = x.reshape(b, t, n, num_heads, u).transpose((0, 3, 1, 2, 4))
+    return x.reshape(b, num_heads, t, n * u)
+
+
+def merge_hypercomplex_heads(x, n=4):
+    """(B, H, T, d) -> planar (B, T, H d), the inverse of split_hypercomplex_heads."""
+    b, h, t, d = x.shape
+    x = x.reshape(b, h, t, n, d // n).transpose((0, 2, 3, 1, 4))
+    return x.reshape(b, t, h * d)
+
+
+def split_quaternion_heads(x, num_heads):
+    """Planar (B, T, E) = [r | i | j | k] -> (B, H, T, d), whole quaternions per head
+    (split_hypercomplex_heads with n = 4)."""
+    return split_hypercomplex_heads(x, num_heads, 4)
 
 
 def merge_quaternion_heads(x):
     """(B, H, T, d) -> planar (B, T, H d), the inverse of split_quaternion_heads."""
-    b, h, t, d = x.shape
-    x = x.reshape(b, h, t, 4, d // 4).transpose((0, 2, 3, 1, 4))
-    return x.reshape(b, t, h * d)
+    return merge_hypercomplex_heads(x, 4)

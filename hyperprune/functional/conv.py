@@ -60,6 +60,7 @@ from .. import backend
 from ..algebra import QUATERNION, get_algebra
 from ..autograd import Function, as_tensor
 from ..checks import check_same_dtype, int_pair
+from .linear import kronecker_sum
 from .reduction import mean
 
 _get_xp = backend.get_array_module
@@ -354,3 +355,14 @@ def global_avg_pool2d(x):
         raise ValueError(f"global_avg_pool2d: expected an input of shape (N, C, H, W), got "
                          f"{x.shape}")
     return mean(x, axis=(2, 3))
+
+
+def phm_conv2d(x, rules, weight, bias=None, stride=1, padding=0):
+    """A PHM convolution (PHC): y = H ⊛ x + b with H = kronecker_sum(rules, weight), the
+    Kronecker product over the channel blocks only (the kernel's axes ride along):
+    x (N, n C_q, H, W), rules (n, n, n), weight (n, O_q, C_q, kh, kw), bias (n O_q,)."""
+    weight = as_tensor(weight)
+    if weight.ndim != 5:
+        raise ValueError(f"phm_conv2d: weight must have shape (n, out/n, in/n, kh, kw), got "
+                         f"{weight.shape}")
+    return conv2d(x, kronecker_sum(rules, weight), bias, stride, padding)

@@ -11,14 +11,16 @@ and QLinear everywhere but the output layer, which stays real (or, fully_quatern
 a QLinear padded to a multiple of 4 outputs with dummy classes: 12 for CIFAR-10).  A
 quaternion first convolution needs 4 input channels: encode RGB as (R, G, B, gray) or
 (0, R, G, B) first (hyperprune.models.encodings), or keep first_layer="real" to feed RGB
-to a real first convolution.  Weights: about a quarter of the real model's.
+to a real first convolution.  Weights: about a quarter of the real model's.  Complex,
+octonion and PHM versions are the same with their layers (an octonion or n = 8 network's
+first convolution stays real: 4 encoded channels are not a whole octonion).
 
-`width` multiplies every channel and unit count (rounded to a multiple of 4), for
-CPU-scale runs: width=0.25 is a 16-channel Conv-2.
+`width` multiplies every channel and unit count (rounded to a multiple of 4, or of n for
+n = 8), for CPU-scale runs: width=0.25 is a 16-channel Conv-2.
 """
 from .. import nn
 from ..checks import check_choice
-from .family import Family, check_algebra
+from .family import Family, layers
 
 PLANS = {
     "conv2": [64, 64, "pool"],
@@ -27,51 +29,65 @@ PLANS = {
 }
 
 
-def _scaled(n, width):
-    return max(4, int(round(n * width / 4)) * 4)
+def _scaled(n, width, multiple=4):
+    return max(multiple, int(round(n * width / multiple)) * multiple)
 
 
-def quaternion_first_layer(algebra, first_layer=None):
-    """Whether the first convolution is quaternion (then it reads RGB encoded as 4
-    channels): by default, in a quaternion network; first_layer="real" keeps it real."""
-    return algebra == "quaternion" and (first_layer or algebra) == "quaternion"
+def hypercomplex_first_layer(algebra, first_layer=None, n=None):
+    """Whether the first convolution is hypercomplex, reading RGB encoded as 4 channels
+    (hyperprune.models.encodings): by default when the network is and those 4 channels
+    hold whole numbers (n = 2 or 4; an octonion or n = 8 network keeps a real first
+    layer on RGB); first_layer="real" keeps it real ("quaternion" is the old name of
+    "hypercomplex")."""
+    if algebra == "real" or first_layer == "real":
+        return False
+    n = n if n is not None else layers(algebra).n
+    return first_layer in ("hypercomplex", "quaternion") or 4 % n == 0
 
 
 def conv_net(plan, algebra="real", width=1.0, in_channels=None, num_classes=10,
-             first_layer=None, fully_quaternion=False, image_size=32):
+             first_layer=None, fully_quaternion=False, image_size=32, phm_n=4):
     """A Conv-n network from a plan of channel counts and "pool" markers."""
     check_choice(plan, tuple(PLANS), "plan")
-    check_algebra(algebra, plan)
+    kind = layers(algebra, phm_n, plan)
     if width <= 0:
         raise ValueError(f"{plan}: width must be positive, got {width}")
-    quaternion = algebra == "quaternion"
-    first_layer = first_layer or algebra
-    if first_layer not in ("real", "quaternion") or (first_layer == "quaternion"
-                                                      and not quaternion):
-        raise ValueError(f"{plan}: first_layer must be 'real' or, for quaternion models, "
-                         f"'quaternion'; got {first_layer!r}")
+    if first_layer not in (None, "", "real", "hypercomplex", "quaternion") or (
+            first_layer in ("hypercomplex", "quaternion") and algebra == "real"):
+        raise ValueError(f"{plan}: first_layer must be 'real' or, for hypercomplex models, "
+                         f"'hypercomplex'; got {first_layer!r}")
+    encoded = hypercomplex_first_layer(algebra, first_layer, kind.n)
+    if encoded and 4 % kind.n:
+        raise ValueError(f"{plan}: a hypercomplex first layer reads 4 encoded channels, "
+                         f"which do not hold whole numbers of {kind.n} components")
     if in_channels is None:
-        in_channels = 4 if quaternion_first_layer(algebra, first_layer) else 3
-    Conv = nn.QConv2d if quaternion else nn.Conv2d
-    Dense = nn.QLinear if quaternion else nn.Linear
-    layers, channels, size = [], in_channels, image_size
+        in_channels = 4 if encoded else 3
+    multiple = kind.round(4)                      # channel counts: whole numbers
+    net, channels, size = [], in_channels, image_size
     for i, step in enumerate(PLANS[plan]):
         if step == "pool":
-            layers.append(nn.MaxPool2d(2))
+            net.append(nn.MaxPool2d(2))
             size //= 2
             continue
-        out = _scaled(step, width)
-        layer = nn.Conv2d if (i == 0 and first_layer == "real") else Conv
-        layers += [layer(channels, out, 3, padding=1), nn.ReLU()]
+        out = _scaled(step, width, multiple)
+        conv = nn.Conv2d(channels, out, 3, padding=1) if i == 0 and not encoded else \
+            kind.conv(channels, out, 3, padding=1)
+        net += [conv, nn.ReLU()]
         channels = out
-    hidden = _scaled(256, width)
-    layers += [nn.Flatten(), Dense(channels * size * size, hidden), nn.ReLU(),
-               Dense(hidden, hidden), nn.ReLU()]
-    if quaternion and fully_quaternion:
-        layers.append(nn.QLinear(hidden, -(-num_classes // 4) * 4))  # dummy classes pad
+    hidden = _scaled(256, width, multiple)
+    net += [nn.Flatten(), kind.linear(channels * size * size, hidden), nn.ReLU(),
+            kind.linear(hidden, hidden), nn.ReLU()]
+    if fully_quaternion and algebra != "real":
+        net.append(kind.linear(hidden, kind.round(num_classes)))  # dummy classes pad
     else:
-        layers.append(nn.Linear(hidden, num_classes))
-    return nn.Sequential(*layers)
+        net.append(nn.Linear(hidden, num_classes))
+    model = nn.Sequential(*net)
+    weights = sum(m.weight.size for m in net if hasattr(m, "weight"))
+    model.description = (f"{plan} width {width:g}, {kind.name}: channels "
+                         f"{[m.out_channels for m in net if hasattr(m, 'out_channels')]}, "
+                         f"fully connected {hidden}, {hidden}, {net[-1].out_features}; "
+                         f"{weights:,} prunable weights")
+    return model
 
 
 def conv2(algebra="real", **options):
@@ -89,10 +105,12 @@ def conv6(algebra="real", **options):
 def _family(name, build):
     return Family(name, build, datasets=("cifar10", "cifar100"), description="a CIFAR model",
                   settings={"width": "width", "first_layer": "first_layer",
-                            "fully_quaternion": "fully_quaternion"},
-                  hypercomplex_options=("first_layer", "fully_quaternion"), num_classes=True,
-                  encoded_input=lambda algebra, options: quaternion_first_layer(
-                      algebra, options.get("first_layer")))
+                            "fully_quaternion": "fully_quaternion", "phm_n": "phm_n"},
+                  hypercomplex_options=("first_layer", "fully_quaternion", "phm_n"),
+                  num_classes=True,
+                  encoded_input=lambda algebra, options: hypercomplex_first_layer(
+                      algebra, options.get("first_layer"),
+                      layers(algebra, options.get("phm_n", 4)).n))
 
 
 FAMILIES = [_family("conv2", conv2), _family("conv4", conv4), _family("conv6", conv6)]

@@ -10,6 +10,9 @@
 nanoGPT's README CPU configuration is the default: 4 layers, 4 heads, width 128, context
 64, vocabulary 65 (tiny Shakespeare, hyperprune.text).
 
+Complex, octonion and PHM models are the quaternion one with their layers (heads of
+whole numbers, the vocabulary padded to whole numbers).
+
 The quaternion model ("Transformers at a Fraction"): Q, K, V and the output projection
 of every attention layer are QLinear (Hamilton products, heads of whole quaternions,
 nn.QMultiHeadAttention); fused_qkv=True takes qytorch's fused layout instead.  The MLP
@@ -44,30 +47,37 @@ import numpy as np
 from .. import backend, nn
 from ..autograd import Tensor, no_grad
 from ..checks import is_int
-from .family import Family, check_algebra
+from .family import Family, layers
 
 
 @dataclass
 class GPTConfig:
-    algebra: str = "real"          # "real" or "quaternion"
+    algebra: str = "real"          # real, complex, quaternion, octonion or phm
     vocab_size: int = 65           # tiny Shakespeare's characters
     block_size: int = 64           # context length T_max
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128              # width E
     dropout: float = 0.0
-    quaternion_mlp: bool = False   # quaternion only: QLinear MLP
-    fused_qkv: bool = False        # quaternion only: qytorch's fused QKV layout
+    quaternion_mlp: bool = False   # hypercomplex only: the MLP in the algebra too
+    fused_qkv: bool = False        # hypercomplex only: qytorch's fused QKV layout
     bias: bool = True              # biases in Linear layers and LayerNorms
+    phm_n: int = 4                 # phm: the number n of learned rules
+
+    @property
+    def layers(self):
+        """The Layers of the algebra (models.family.layers)."""
+        return layers(self.algebra, self.phm_n, "gpt_char")
 
     @property
     def output_size(self):
-        """lm_head outputs: vocab_size (real) or padded to a multiple of 4 (quaternion)."""
-        return self.vocab_size if self.algebra == "real" else -(-self.vocab_size // 4) * 4
+        """lm_head outputs: vocab_size (real) or padded to whole numbers (68 for
+        quaternions, 72 for octonions)."""
+        return self.layers.round(self.vocab_size)
 
     def check(self):
         name = "gpt_char"
-        check_algebra(self.algebra, name)
+        n = self.layers.n
         for what in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             value = getattr(self, what)
             if not is_int(value) or value < 1:
@@ -78,10 +88,11 @@ class GPTConfig:
         if not 0 <= self.dropout < 1:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {self.dropout}")
         if self.algebra == "real" and (self.quaternion_mlp or self.fused_qkv):
-            raise ValueError(f"{name}: quaternion_mlp and fused_qkv need algebra='quaternion'")
-        if self.algebra == "quaternion" and self.n_embd % 4:
-            raise ValueError(f"{name}: n_embd {self.n_embd} must be a multiple of 4 "
-                             "(quaternions of 4 real features)")
+            raise ValueError(f"{name}: quaternion_mlp and fused_qkv need a hypercomplex "
+                             "algebra")
+        if self.n_embd % n:
+            raise ValueError(f"{name}: n_embd {self.n_embd} must be a multiple of {n} "
+                             f"({self.layers.name} numbers of {n} real features)")
 
 
 def check_context(length: int, block_size: int, what: str = "gpt_char") -> None:
@@ -118,7 +129,8 @@ class MLP(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        e, Dense = cfg.n_embd, nn.QLinear if cfg.quaternion_mlp else nn.Linear
+        e = cfg.n_embd
+        Dense = cfg.layers.linear if cfg.quaternion_mlp else nn.Linear
         self.c_fc = Dense(e, 4 * e, bias=cfg.bias)
         self.gelu = nn.GELU()
         self.c_proj = Dense(4 * e, e, bias=cfg.bias)
@@ -135,12 +147,9 @@ class Block(nn.Module):
         super().__init__()
         e = cfg.n_embd
         self.ln_1 = nn.LayerNorm(e, bias=cfg.bias)
-        if cfg.algebra == "quaternion":
-            self.attn = nn.QMultiHeadAttention(e, cfg.n_head, bias=cfg.bias, causal=True,
-                                               dropout=cfg.dropout, fused_qkv=cfg.fused_qkv)
-        else:
-            self.attn = nn.MultiHeadAttention(e, cfg.n_head, bias=cfg.bias, causal=True,
-                                              dropout=cfg.dropout)
+        options = dict(fused_qkv=cfg.fused_qkv) if cfg.algebra != "real" else {}
+        self.attn = cfg.layers.attention(e, cfg.n_head, bias=cfg.bias, causal=True,
+                                         dropout=cfg.dropout, **options)
         self.resid_dropout = nn.Dropout(cfg.dropout)
         self.ln_2 = nn.LayerNorm(e, bias=cfg.bias)
         self.mlp = MLP(cfg)
@@ -163,8 +172,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.h = nn.Sequential(*[Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(e, bias=cfg.bias)
-        Head = nn.QLinear if cfg.algebra == "quaternion" else nn.Linear
-        self.lm_head = Head(e, cfg.output_size, bias=False)
+        self.lm_head = cfg.layers.linear(e, cfg.output_size, bias=False)
         residual_std = 0.02 / math.sqrt(2 * cfg.n_layer)
         for name, m in self.named_modules():
             init_linear(m, residual_std if name.endswith(("out_proj", "c_proj")) else 0.02)
@@ -255,14 +263,15 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, rng=None):
 
 
 def gpt_char(algebra="real", vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128,
-             dropout=0.0, quaternion_mlp=False, fused_qkv=False, bias=True):
+             dropout=0.0, quaternion_mlp=False, fused_qkv=False, bias=True, phm_n=4):
     """The character-level GPT (module docstring); nanoGPT's CPU configuration by default."""
     return GPT(GPTConfig(algebra, vocab_size, block_size, n_layer, n_head, n_embd, dropout,
-                         quaternion_mlp, fused_qkv, bias))
+                         quaternion_mlp, fused_qkv, bias, phm_n))
 
 
 FAMILY = Family("gpt_char", gpt_char, datasets=("shakespeare_char",),
                 description="a character language model", metric="perplexity",
                 settings={name: name for name in ("block_size", "n_layer", "n_head", "n_embd",
-                                                  "dropout", "quaternion_mlp", "fused_qkv")},
-                hypercomplex_options=("quaternion_mlp", "fused_qkv"))
+                                                  "dropout", "quaternion_mlp", "fused_qkv",
+                                                  "phm_n")},
+                hypercomplex_options=("quaternion_mlp", "fused_qkv", "phm_n"))

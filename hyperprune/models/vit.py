@@ -38,16 +38,16 @@ import numpy as np
 from .. import backend, functional as F, nn
 from ..autograd import Tensor, as_tensor
 from ..checks import is_int
-from .family import Family, check_algebra
+from .family import Family, layers
 from .gpt import init_linear, normal_, parameter_counts
 
 
 class FeedForward(nn.Module):
     """(B, N, D) -> Linear D->M -> GELU -> Linear M->D (-> dropout) -> (B, N, D)."""
 
-    def __init__(self, dim, mlp_dim, dropout, quaternion):
+    def __init__(self, dim, mlp_dim, dropout, kind):
         super().__init__()
-        Dense = nn.QLinear if quaternion else nn.Linear
+        Dense = kind.linear
         self.fc1, self.gelu, self.fc2 = Dense(dim, mlp_dim), nn.GELU(), Dense(mlp_dim, dim)
         self.dropout = nn.Dropout(dropout)
 
@@ -58,16 +58,14 @@ class FeedForward(nn.Module):
 class EncoderBlock(nn.Module):
     """x + attn(norm1(x)), then + mlp(norm2(x)); attention over all tokens."""
 
-    def __init__(self, dim, heads, mlp_dim, dropout, quaternion, quaternion_mlp, fused_qkv):
+    def __init__(self, dim, heads, mlp_dim, dropout, kind, quaternion_mlp, fused_qkv):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        if quaternion:
-            self.attn = nn.QMultiHeadAttention(dim, heads, dropout=dropout,
-                                               fused_qkv=fused_qkv)
-        else:
-            self.attn = nn.MultiHeadAttention(dim, heads, dropout=dropout)
+        options = dict(fused_qkv=fused_qkv) if kind.algebra != "real" else {}
+        self.attn = kind.attention(dim, heads, dropout=dropout, **options)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = FeedForward(dim, mlp_dim, dropout, quaternion_mlp)
+        self.mlp = FeedForward(dim, mlp_dim, dropout,
+                               kind if quaternion_mlp else layers("real"))
 
     def forward(self, x):                                    # (B, N, D)
         x = x + self.attn(self.norm1(x))
@@ -77,14 +75,14 @@ class EncoderBlock(nn.Module):
 class ViT(nn.Module):
     def __init__(self, algebra="real", image_size=32, patch_size=4, num_classes=10, dim=64,
                  depth=6, heads=8, mlp_dim=512, channels=3, dropout=0.0,
-                 quaternion_mlp=False, fused_qkv=False):
+                 quaternion_mlp=False, fused_qkv=False, phm_n=4):
         super().__init__()
         sizes = dict(image_size=image_size, patch_size=patch_size, num_classes=num_classes,
                      dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim, channels=channels)
         for what, n in sizes.items():
             if not is_int(n) or n < 1:
                 raise ValueError(f"vit: {what} must be a positive integer, got {n!r}")
-        check_algebra(algebra, "vit")
+        kind = layers(algebra, phm_n, "vit")
         if image_size % patch_size:
             raise ValueError(f"vit: patch_size {patch_size} must divide image_size "
                              f"{image_size}")
@@ -92,17 +90,17 @@ class ViT(nn.Module):
             raise ValueError(f"vit: dim {dim} must be divisible by heads {heads}")
         if not 0 <= dropout < 1:
             raise ValueError(f"vit: dropout must be in [0, 1), got {dropout}")
-        quaternion = algebra == "quaternion"
-        if not quaternion and (quaternion_mlp or fused_qkv):
-            raise ValueError("vit: quaternion_mlp and fused_qkv need algebra='quaternion'")
+        if algebra == "real" and (quaternion_mlp or fused_qkv):
+            raise ValueError("vit: quaternion_mlp and fused_qkv need a hypercomplex algebra")
         patch_dim = channels * patch_size * patch_size
-        if quaternion and (patch_dim % 4 or dim % 4):
-            raise ValueError(f"vit: a quaternion patch embedding needs channels * patch_size^2"
-                             f" = {patch_dim} and dim = {dim} to be multiples of 4")
+        if patch_dim % kind.n or dim % kind.n:
+            raise ValueError(f"vit: a {kind.name} patch embedding needs channels * "
+                             f"patch_size^2 = {patch_dim} and dim = {dim} to be multiples of "
+                             f"{kind.n}")
         self.algebra, self.image_size, self.patch_size = algebra, image_size, patch_size
         self.channels, self.dim, self.num_classes = channels, dim, num_classes
         self.num_patches = (image_size // patch_size) ** 2
-        self.patch_embedding = (nn.QLinear if quaternion else nn.Linear)(patch_dim, dim)
+        self.patch_embedding = kind.linear(patch_dim, dim)
         dtype = backend.get_default_dtype()
         self.cls_token = nn.Parameter(backend.asarray(np.zeros((1, 1, dim), dtype)))
         self.pos_embedding = nn.Parameter(
@@ -111,7 +109,7 @@ class ViT(nn.Module):
         normal_(self.pos_embedding, 0.02)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.Sequential(*[
-            EncoderBlock(dim, heads, mlp_dim, dropout, quaternion, quaternion_mlp, fused_qkv)
+            EncoderBlock(dim, heads, mlp_dim, dropout, kind, quaternion_mlp, fused_qkv)
             for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
@@ -151,14 +149,16 @@ class ViT(nn.Module):
 
 
 def vit(algebra="real", image_size=32, patch_size=4, num_classes=10, dim=64, depth=6,
-        heads=8, mlp_dim=512, channels=3, dropout=0.0, quaternion_mlp=False, fused_qkv=False):
+        heads=8, mlp_dim=512, channels=3, dropout=0.0, quaternion_mlp=False, fused_qkv=False,
+        phm_n=4):
     """The paper's CIFAR ViT (module docstring); num_classes=100 for CIFAR-100."""
     return ViT(algebra, image_size, patch_size, num_classes, dim, depth, heads, mlp_dim,
-               channels, dropout, quaternion_mlp, fused_qkv)
+               channels, dropout, quaternion_mlp, fused_qkv, phm_n)
 
 
 FAMILY = Family("vit", vit, datasets=("cifar10", "cifar100"), description="a CIFAR model",
                 settings={"dim": "n_embd", "depth": "n_layer", "heads": "n_head",
                           "mlp_dim": "mlp_dim", "dropout": "dropout",
-                          "quaternion_mlp": "quaternion_mlp", "fused_qkv": "fused_qkv"},
-                hypercomplex_options=("quaternion_mlp", "fused_qkv"), num_classes=True)
+                          "quaternion_mlp": "quaternion_mlp", "fused_qkv": "fused_qkv",
+                          "phm_n": "phm_n"},
+                hypercomplex_options=("quaternion_mlp", "fused_qkv", "phm_n"), num_classes=True)

@@ -3,12 +3,14 @@
 MultiHeadAttention(E, H):     self-attention (B, T, E) -> (B, T, E); Linear q/k/v/out
 QMultiHeadAttention(E, H):    the same with QLinear (Hamilton) projections and heads made
                               of whole quaternions
+HypercomplexMultiHeadAttention(E, H, projection=..., components=n): any hypercomplex or
+                              PHM projection, heads of whole numbers of n components
 
 The fused attention op and its hand-derived backward: hyperprune.functional.attention.
 """
 from ..checks import is_int
-from ..functional import (merge_heads, merge_quaternion_heads, scaled_dot_product_attention,
-                          split_heads, split_quaternion_heads)
+from ..functional import (merge_heads, merge_hypercomplex_heads,
+                          scaled_dot_product_attention, split_heads, split_hypercomplex_heads)
 from .linear import Linear, QLinear
 from .module import Module
 
@@ -70,7 +72,64 @@ class MultiHeadAttention(_Attention):
         return self.out_proj(merge_heads(self._attend(q, k, v)))
 
 
-class QMultiHeadAttention(_Attention):
+class HypercomplexMultiHeadAttention(_Attention):
+    """Hypercomplex multi-head self-attention: planar x (B, T, E) -> (B, T, E), with
+    q_proj, k_proj, v_proj, out_proj made by `projection(E, E, bias=...)` -- hypercomplex
+    layers of `components` = n real components per number (QLinear and 4 by default) --
+    and heads of whole numbers (split_hypercomplex_heads: head dim a multiple of n).
+    QMultiHeadAttention is the quaternion case; its docstring explains the layout.
+    """
+
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False, dropout=0.0,
+                 fused_qkv=False, projection=QLinear, components=4):
+        super().__init__()
+        self._setup(embed_dim, num_heads, causal, dropout)
+        self.fused_qkv, self.components = bool(fused_qkv), components
+        e, n = self.embed_dim, components
+        kind = "quaternions" if n == 4 else f"numbers of {n} components"
+        if e % n:
+            raise ValueError(f"{self._name}: embed_dim must be a multiple of {n} ({kind} "
+                             f"of {n} real features)")
+        if self.head_dim % n and not self.fused_qkv:
+            raise ValueError(f"{self._name}: head dimension embed_dim / num_heads = "
+                             f"{self.head_dim} must be a multiple of {n}, so that each head "
+                             f"holds whole {kind}")
+        if self.fused_qkv:
+            self.qkv_proj = projection(e, 3 * e, bias=bias)
+        else:
+            self.q_proj, self.k_proj = projection(e, e, bias=bias), projection(e, e, bias=bias)
+            self.v_proj = projection(e, e, bias=bias)
+        self.out_proj = projection(e, e, bias=bias)
+
+    def project_qkv(self, x):
+        """q, k, v, each (B, T, E), before the head split (planar unless fused_qkv)."""
+        if self.fused_qkv:
+            qkv, e = self.qkv_proj(x), self.embed_dim
+            return qkv[..., :e], qkv[..., e:2 * e], qkv[..., 2 * e:]
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
+    def split(self, x):
+        """(B, T, E) -> (B, H, T, d): whole numbers per head (contiguous if fused_qkv)."""
+        if self.fused_qkv:
+            return split_heads(x, self.num_heads)
+        return split_hypercomplex_heads(x, self.num_heads, self.components)
+
+    def merge(self, x):
+        """(B, H, T, d) -> (B, T, E), the inverse of split."""
+        if self.fused_qkv:
+            return merge_heads(x)
+        return merge_hypercomplex_heads(x, self.components)
+
+    def forward(self, x):
+        self._check_input(x)
+        q, k, v = (self.split(t) for t in self.project_qkv(x))
+        return self.out_proj(self.merge(self._attend(q, k, v)))
+
+    def extra_repr(self):
+        return super().extra_repr() + (", fused_qkv=True" if self.fused_qkv else "")
+
+
+class QMultiHeadAttention(HypercomplexMultiHeadAttention):
     """Quaternion multi-head self-attention: planar x (B, T, E) -> (B, T, E).
 
     q_proj, k_proj, v_proj, out_proj: QLinear(E, E), Hamilton products y = W ⊗ x with
@@ -98,45 +157,4 @@ class QMultiHeadAttention(_Attention):
 
     def __init__(self, embed_dim, num_heads, bias=True, causal=False, dropout=0.0,
                  fused_qkv=False):
-        super().__init__()
-        self._setup(embed_dim, num_heads, causal, dropout)
-        self.fused_qkv = bool(fused_qkv)
-        e = self.embed_dim
-        if e % 4:
-            raise ValueError(f"{self._name}: embed_dim must be a multiple of 4 (quaternions "
-                             "of 4 real features)")
-        if self.head_dim % 4 and not self.fused_qkv:
-            raise ValueError(f"{self._name}: head dimension embed_dim / num_heads = "
-                             f"{self.head_dim} must be a multiple of 4, so that each head "
-                             "holds whole quaternions")
-        if self.fused_qkv:
-            self.qkv_proj = QLinear(e, 3 * e, bias=bias)
-        else:
-            self.q_proj, self.k_proj = QLinear(e, e, bias=bias), QLinear(e, e, bias=bias)
-            self.v_proj = QLinear(e, e, bias=bias)
-        self.out_proj = QLinear(e, e, bias=bias)
-
-    def project_qkv(self, x):
-        """q, k, v, each (B, T, E), before the head split (planar unless fused_qkv)."""
-        if self.fused_qkv:
-            qkv, e = self.qkv_proj(x), self.embed_dim
-            return qkv[..., :e], qkv[..., e:2 * e], qkv[..., 2 * e:]
-        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
-
-    def split(self, x):
-        """(B, T, E) -> (B, H, T, d): whole quaternions per head (contiguous if fused_qkv)."""
-        if self.fused_qkv:
-            return split_heads(x, self.num_heads)
-        return split_quaternion_heads(x, self.num_heads)
-
-    def merge(self, x):
-        """(B, H, T, d) -> (B, T, E), the inverse of split."""
-        return merge_heads(x) if self.fused_qkv else merge_quaternion_heads(x)
-
-    def forward(self, x):
-        self._check_input(x)
-        q, k, v = (self.split(t) for t in self.project_qkv(x))
-        return self.out_proj(self.merge(self._attend(q, k, v)))
-
-    def extra_repr(self):
-        return super().extra_repr() + (", fused_qkv=True" if self.fused_qkv else "")
+        super().__init__(embed_dim, num_heads, bias, causal, dropout, fused_qkv, QLinear, 4)

@@ -13,8 +13,9 @@ import numpy as np
 
 from ..algebra import QUATERNION, get_algebra
 from ..checks import int_pair, is_int
+from .. import backend
 from ..functional import (avg_pool2d, conv2d, global_avg_pool2d, hypercomplex_conv2d,
-                          max_pool2d)
+                          max_pool2d, phm_conv2d)
 from . import init as initializers
 from .module import Module, Parameter
 
@@ -88,7 +89,7 @@ class HypercomplexConv2d(_ConvBase):
                  algebra=QUATERNION, init="glorot"):
         super().__init__()
         self.algebra = get_algebra(algebra)
-        n = self.multiple = self.algebra.dim
+        n = self.multiple = self.components = self.algebra.dim
         self._setup(in_channels, out_channels, kernel_size, stride, padding,
                     f"{self.algebra.name} units of {n} real channels")
         self.init = init
@@ -129,6 +130,48 @@ class QConv2d(HypercomplexConv2d):
 
     def extra_repr(self):
         return _ConvBase.extra_repr(self)
+
+
+class PHMConv2d(_ConvBase):
+    """A PHM convolution (PHC): y = H ⊛ x + b with H = sum_i A_i ⊗ F_i over the channel
+    blocks only (the kernel's spatial axes are never part of the Kronecker product).
+
+    weight (n, out_channels/n, in_channels/n, kh, kw) -- weight[i] is F_i; rules (n, n, n)
+    learned (rules="learned", never pruned) or fixed to an algebra's table (a buffer);
+    channels in real units, multiples of n, planar.  Init and rules as nn.PHMLinear, with
+    fans channels * kernel area.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, n, rules="learned", stride=1,
+                 padding=0, bias=True, init="glorot"):
+        super().__init__()
+        if not is_int(n) or n < 1:
+            raise ValueError(f"PHMConv2d({in_channels!r}, {out_channels!r}): n must be a "
+                             f"positive integer, got {n!r}")
+        self.multiple = self.components = self.n = n
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, f"n = {n}")
+        self.init = init
+        kh, kw = self.kernel_size
+        shape = (n, self.out_channels // n, self.in_channels // n, kh, kw)
+        learned, fixed, w = initializers.phm_parameters(
+            self._name, rules, n, shape, init, self.in_channels * kh * kw,
+            self.out_channels * kh * kw)
+        if learned is not None:
+            self.rules = Parameter.from_host(learned)
+        else:
+            self.register_buffer("rules", backend.asarray(
+                fixed.astype(backend.get_default_dtype())))
+        self.learned_rules = learned is not None
+        self.weight = Parameter.from_host(w)
+        self.bias = Parameter.from_host(np.zeros(self.out_channels)) if bias else None
+
+    def forward(self, x):
+        self._check_input(x)
+        return phm_conv2d(x, self.rules, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        return super().extra_repr() + (f", n={self.n}, rules="
+                                       f"{'learned' if self.learned_rules else 'fixed'}")
 
 
 class _Pool(Module):

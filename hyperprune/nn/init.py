@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..algebra import QUATERNION, get_algebra
 
 CRITERIA = ("glorot", "he")
 
@@ -92,3 +93,43 @@ def quaternion_polar(shape, criterion="glorot"):
     weight[0] = modulus * np.cos(theta)
     weight[1:] = modulus * np.sin(theta) * axis
     return weight
+
+
+def phm(n, shape, fan_in, fan_out, criterion="glorot"):
+    """Variance-matched init of a PHM layer with learned rules: (rules, weight) as float64
+    host arrays, rules (n, n, n) and weight `shape` = (n, out/n, in/n, *k).
+
+    Each entry of H = sum_i A_i ⊗ S_i is a sum of n products of independent zero-mean
+    draws, so Var(H) = n Var(A) Var(S).  With Var(A) = 1/n and Var(S) the real layer's
+    Glorot (or He) variance (fans in real units), H starts with exactly the variance of
+    the real layer of the same shape.
+    """
+    check_criterion(criterion)
+    rules = backend.rng().normal(0.0, 1.0 / math.sqrt(n), size=(n, n, n))
+    weight = real_init(f"{criterion}_normal", shape, fan_in, fan_out)
+    return rules, weight
+
+
+def phm_parameters(name, rules, n, shape, init, fan_in, fan_out):
+    """(learned rules or None, fixed rules or None, weight) of a PHM layer named `name`, as
+    float64 host arrays.  rules: "learned" (init by `phm`), an algebra's name or Algebra
+    (its table's rules, fixed), or an (n, n, n) array (fixed)."""
+    if isinstance(rules, str) and rules == "learned":
+        learned, w = phm(n, shape, fan_in, fan_out, init)
+        return learned, None, w
+    if isinstance(rules, str) or hasattr(rules, "rules"):
+        algebra = get_algebra(rules)
+        if algebra.dim != n:
+            raise ValueError(f"{name}: rules {algebra.name!r} are {algebra.dim}x"
+                             f"{algebra.dim}, not n = {n}")
+        fixed = algebra.rules
+    else:
+        fixed = np.asarray(rules, dtype=np.float64)
+        if fixed.shape != (n, n, n):
+            raise ValueError(f"{name}: rules must have shape ({n}, {n}, {n}), got "
+                             f"{fixed.shape}")
+        algebra = None
+    if algebra is QUATERNION:
+        return None, fixed, quaternion_polar(shape, init)
+    check_criterion(init)
+    return None, fixed, real_init(f"{init}_normal", shape, fan_in, fan_out)

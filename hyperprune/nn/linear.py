@@ -1,9 +1,12 @@
-"""Fully connected layers: real `Linear` and the hypercomplex family (`QLinear`).
+"""Fully connected layers: real `Linear` and the hypercomplex family (`QLinear`, PHM).
 
 Linear(in, out):           y = x W^T + b          weight (out, in)         in*out weights
 QLinear(in, out):          y = W ⊗ x + b          weight (4, out/4, in/4)  in*out/4 weights
 HypercomplexLinear(in, out, algebra): the same for any algebra of dimension n (n = 1 is
-the real layer, n = 2 complex, n = 4 quaternion); weight (n, out/n, in/n).
+the real layer, n = 2 complex, n = 4 quaternion, n = 8 octonion); weight (n, out/n, in/n).
+PHMLinear(in, out, n, rules="learned"): y = H x + b, H = sum_i A_i ⊗ S_i with the rules
+A learned (n^3 more parameters: the network learns its own algebra), or fixed to an
+algebra's table (rules="quaternion": exactly QLinear).
 
 Sizes are always given in real units, so QLinear(784, 300) is a drop-in replacement for
 Linear(784, 300) with a quarter of the weights.  Features are planar, [r | i | j | k]
@@ -11,7 +14,7 @@ along the last axis (see hyperprune.algebra).
 """
 import numpy as np
 
-from .. import functional as F
+from .. import backend, functional as F
 from ..algebra import QUATERNION, get_algebra
 from ..checks import is_int
 from . import init as initializers
@@ -58,7 +61,7 @@ class HypercomplexLinear(Module):
                  init="glorot"):
         super().__init__()
         self.algebra = get_algebra(algebra)
-        n = self.algebra.dim
+        n = self.components = self.algebra.dim
         for what, size in (("in_features", in_features), ("out_features", out_features)):
             if not is_int(size) or size < 1 or size % n:
                 raise ValueError(
@@ -100,4 +103,56 @@ class QLinear(HypercomplexLinear):
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class PHMLinear(Module):
+    """A parameterized hypercomplex multiplication layer (Zhang et al., ICLR 2021):
+
+        y = H x + b,   H = sum_{i=1..n} A_i ⊗ S_i       (out_features, in_features)
+
+    in_features, out_features: real units, multiples of n.  Parameters: `weight`
+    (n, out/n, in/n) -- weight[i] is S_i -- and, with rules="learned", `rules` (n, n, n)
+    -- rules[i] is A_i -- learned too (never pruned).  rules="quaternion" (or any algebra
+    name, or an Algebra) fixes A to that algebra's table (Algebra.rules, a buffer, not a
+    parameter): PHMLinear(in, out, 4, rules="quaternion") with QLinear's weight computes
+    QLinear's output.  An (n, n, n) array fixes the rules to it.  Planar layout and the
+    weight on the left, as QLinear.  bias (out_features,), zeros.
+
+    init: learned rules -- variance-matched (nn.init.phm: Var(H) is the real layer's
+    Glorot or He variance); fixed quaternion rules -- the polar init; other fixed rules
+    -- a real normal draw per component (fans in real units).
+    """
+
+    def __init__(self, in_features, out_features, n, rules="learned", bias=True,
+                 init="glorot"):
+        super().__init__()
+        name = f"PHMLinear({in_features!r}, {out_features!r}, n={n!r})"
+        if not is_int(n) or n < 1:
+            raise ValueError(f"{name}: n must be a positive integer")
+        for what, size in (("in_features", in_features), ("out_features", out_features)):
+            if not is_int(size) or size < 1 or size % n:
+                raise ValueError(f"{name}: {what} = {size!r} must be a positive multiple of "
+                                 f"n = {n}")
+        self.in_features, self.out_features, self.n = int(in_features), int(out_features), n
+        self.components = n
+        self.init = init
+        shape = (n, self.out_features // n, self.in_features // n)
+        learned, fixed, w = initializers.phm_parameters(name, rules, n, shape, init,
+                                                        in_features, out_features)
+        if learned is not None:
+            self.rules = Parameter.from_host(learned)
+        else:
+            self.register_buffer("rules", backend.asarray(
+                fixed.astype(backend.get_default_dtype())))
+        self.learned_rules = learned is not None
+        self.weight = Parameter.from_host(w)
+        self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.phm_linear(x, self.rules, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"n={self.n}, rules={'learned' if self.learned_rules else 'fixed'}, "
                 f"bias={self.bias is not None}")
