@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Which algebra survives extreme sparsity best?  Real vs complex vs quaternion vs octonion
+# vs learned PHM (n = 4) lottery tickets, test accuracy against weights remaining as % of
+# the real model.
+#
+#   bash results/algebras/reproduce.sh              # LeNet, then the figure and table
+#   ONLY=lenet SEEDS="0 1" OUT=DIR bash results/algebras/reproduce.sh
+#
+# LeNet-300-100 on MNIST, Frankle & Carbin's protocol exactly as results/lenet_300_100
+# (layer-wise 20% per round, output 10%, Adam 1.2e-3, batch 60, 50K iterations per
+# level, reset to θ0, early stop on a fixed 5K validation split): complex (starts at
+# 50.2% of the real weights) 18 rounds, octonion (13.1%: hidden widths 304 and 104,
+# whole octonions) 12 rounds, PHM n = 4 (25.3%, learned rules, never pruned) 14 rounds,
+# each to about 1% of the real model; seeds 0 and 1.  Real and quaternion are the runs
+# of results/lenet_300_100/frankle (seeds 0, 1, 2, by results/replicates.sh).
+# About 4 CPU-hours (one BLAS thread, two lanes).  Resumable.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+HP=${HP:-hyperprune}
+OUT=${OUT:-results/algebras}
+SEEDS=${SEEDS:-0 1}
+ONLY=${ONLY:-lenet}
+LENET=${LENET:-results/lenet_300_100/frankle}   # the real and quaternion runs
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
+mkdir -p "$OUT/lenet"
+
+lenet() {  # lenet ALGEBRA LEVELS SEED
+  local dir="$OUT/lenet/$1_seed$3"
+  $HP lottery --preset frankle --algebra "$1" --levels "$2" --seed "$3" --run-dir "$dir" \
+      --quiet > "$dir.log" 2>&1
+}
+
+case " $ONLY " in *" lenet "*)
+  lane_a() { for s in $SEEDS; do lenet complex 18 "$s"; done; }
+  lane_b() { for s in $SEEDS; do lenet octonion 12 "$s"; lenet phm 14 "$s"; done; }
+  lane_a & a=$!
+  lane_b & b=$!
+  wait $a $b
+  TARGETS=100,51.3,25.3,21.1,13.5,7.0,3.6,1.9,1.1
+  $HP plot "$LENET"/real "$LENET"/real_seed* "$LENET"/quaternion "$LENET"/quaternion_seed* \
+      "$OUT/lenet" -o "$OUT/lenet.png" --table "$OUT/lenet.md" --targets $TARGETS \
+      --title "LeNet-300-100, MNIST, Frankle & Carbin protocol: five algebras"
+esac
