@@ -7,7 +7,7 @@ import hyperprune as hp
 from hyperprune import functional as F, nn, optim, prune
 from hyperprune.algebra import ALGEBRAS, COMPLEX, OCTONION, QUATERNION, cayley_dickson
 from hyperprune.models import get_model
-from conftest import host, make
+from conftest import grads_of, host, make
 
 
 # ------------------------------------------------------------------------- octonions
@@ -84,11 +84,27 @@ def test_phm_conv_kernel_is_not_a_kronecker_product_over_the_kernel():
     np.testing.assert_allclose(right, h, atol=1e-12)
 
 
+@pytest.mark.parametrize("order", ["fused", "matrix"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_phm_linear_gradcheck_x_rules_weight_bias(backend, bias):
+def test_phm_linear_gradcheck_x_rules_weight_bias(backend, bias, order):
     x, rules, weight = make(3, 8), make(4, 4, 4, seed=1), make(4, 3, 2, seed=2)
     args = (x, rules, weight) + ((make(12, seed=3),) if bias else ())
-    assert hp.gradcheck(F.phm_linear, *args).max_error <= 1e-6
+    fn = lambda *a: F.phm_linear(*a, order=order)  # noqa: E731
+    assert hp.gradcheck(fn, *args).max_error <= 1e-6
+
+
+def test_fused_phm_linear_equals_its_composed_twin(backend):
+    """The small-batch fused op (never forms H) against kronecker_sum + linear: outputs
+    and every gradient, to float64 rounding."""
+    x, rules, weight, bias = make(2, 3, 8), make(4, 4, 4, seed=1), make(4, 3, 2, seed=2), \
+        make(12, seed=3)
+    g = np.random.default_rng(5).standard_normal((2, 3, 12))
+    results = []
+    for order in ("fused", "matrix"):
+        y = F.phm_linear(x, rules, weight, bias, order=order)
+        results.append([host(y)] + grads_of(y, g, x, rules, weight, bias))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1), ((1, 2), (1, 0))])

@@ -11,8 +11,8 @@ applies), so a Function and a Module never share a name.
     reduction     sum mean max
     shape         reshape transpose permute swapaxes getitem concatenate (cat) stack
                   embedding
-    linear        matmul linear hypercomplex_linear hamilton_linear kronecker_sum
-                  phm_linear
+    linear        matmul linear hypercomplex_linear hamilton_linear
+    phm           kronecker_sum phm_linear (PHM layers: sums of Kronecker products)
     loss          cross_entropy mse_loss (mse)
     conv          conv2d hypercomplex_conv2d quaternion_conv2d phm_conv2d max_pool2d avg_pool2d
                   global_avg_pool2d (and im2col / col2im, output_size)
@@ -41,11 +41,11 @@ from .conv import (AvgPool2dFunction, Conv2dFunction, MaxPool2dFunction, avg_poo
                    max_pool2d, output_size, phm_conv2d, quaternion_conv2d)
 from .elementwise import (Add, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub, add, div,
                           dropout, dropout_mask, exp, log, mul, neg, pow, sqrt, sub)
-from .linear import (HypercomplexLinearFunction, KroneckerSum, LinearFunction, MatMul,
-                     hamilton_linear, hypercomplex_linear, kronecker_sum, linear, matmul,
-                     phm_linear)
+from .linear import (HypercomplexLinearFunction, LinearFunction, MatMul, hamilton_linear,
+                     hypercomplex_linear, linear, matmul)
 from .loss import REDUCTIONS, CrossEntropy, cross_entropy, mse, mse_loss
 from .norm import LayerNormFunction, layer_norm
+from .phm import KroneckerSum, PHMLinearFunction, kronecker_sum, phm_linear
 from .reduction import Max, Mean, Sum, max, mean, sum
 from .shape import (Concatenate, EmbeddingFunction, GetItem, Reshape, Stack, Transpose,
                     cat, concatenate, embedding, getitem, permute, reshape, stack,

@@ -60,7 +60,7 @@ from .. import backend
 from ..algebra import QUATERNION, get_algebra
 from ..autograd import Function, as_tensor
 from ..checks import check_same_dtype, int_pair
-from .linear import kronecker_sum
+from .phm import kronecker_sum
 from .reduction import mean
 
 _get_xp = backend.get_array_module

@@ -4,8 +4,8 @@
     linear(x, weight, bias)            y = x W^T + b, PyTorch's layout
     hypercomplex_linear(x, W, b, algebra), hamilton_linear(x, W, b)
                                        y = W ⊗ x + b on the planar layout
-    kronecker_sum(rules, weight)       H = sum_i A_i ⊗ S_i, a PHM layer's matrix
-    phm_linear(x, rules, weight, b)    y = H x + b (Zhang et al.'s PHM layer)
+
+PHM layers (sums of Kronecker products): hyperprune.functional.phm.
 
 The hypercomplex layer (tables and layout in hyperprune.algebra): with x_b the b-th
 component block of x, y = M x for the real block matrix M = algebra.block_matrix(W).
@@ -200,68 +200,3 @@ def hypercomplex_linear(x, weight, bias=None, algebra=QUATERNION):
 def hamilton_linear(x, weight, bias=None):
     """The quaternion layer product y = W ⊗ x + b (see hypercomplex_linear)."""
     return hypercomplex_linear(x, weight, bias, QUATERNION)
-
-
-class KroneckerSum(Function):
-    """H = sum_{i=1..n} A_i ⊗ S_i: the matrix of a PHM layer (Zhang et al., ICLR 2021).
-
-    rules A (n, n, n) -- A_i = rules[i] --, weight S (n, out_q, in_q, *k) -- S_i =
-    weight[i]; extra trailing axes (a convolution's kernel positions) ride along: the
-    Kronecker product is over the channel blocks only, never over the kernel's axes.
-    In index form (row-major Kronecker, output r = p out_q + a, input c = q in_q + b):
-
-        H[p, a, q, b, k] = sum_i A[i, p, q] S[i, a, b, k]          H: (n out_q, n in_q, *k)
-
-    so block (p, q) of H is sum_i A_i[p, q] S_i: with rules = algebra.rules this is
-    exactly algebra.block_matrix(S), the matrix of a hypercomplex layer.  With
-    G = dL/dH read as G[p, a, q, b, k]:
-
-        dL/dA_i[p, q] = <G_pq, S_i> = sum_{a,b,k} G[p, a, q, b, k] S[i, a, b, k]
-        dL/dS_i       = sum_{p,q} A_i[p, q] G_pq
-
-    Each is one GEMM (and the forward one more) on the (n^2, out_q in_q K) arrangement
-    of H and G; they cost n^3 out_q in_q K multiply-adds, a fraction n^2 / (batch n^2
-    ...) -- in practice a few percent -- of the layer's own product.
-    """
-
-    def forward(self, rules, weight):
-        n = rules.shape[0]
-        self.rules, self.weight = rules, weight
-        rest = weight.shape[1:]                                  # (out_q, in_q, *k)
-        h = rules.reshape(n, n * n).T @ weight.reshape(n, -1)    # (p q, a b k)
-        h = h.reshape((n, n) + rest)                             # [p, q, a, b, k]
-        h = h.swapaxes(1, 2)                                     # [p, a, q, b, k]
-        return h.reshape((n * rest[0], n * rest[1]) + rest[2:])
-
-    def backward(self, g):
-        rules, weight = self.rules, self.weight
-        n, rest = rules.shape[0], weight.shape[1:]
-        g = g.reshape((n, rest[0], n, rest[1]) + rest[2:]).swapaxes(1, 2)  # [p, q, a, b, k]
-        g = g.reshape(n * n, -1)                                  # (p q, a b k)
-        grules = gweight = None
-        if self.needs_input_grad[0]:
-            grules = (weight.reshape(n, -1) @ g.T).reshape(rules.shape)
-        if self.needs_input_grad[1]:
-            gweight = (rules.reshape(n, n * n) @ g).reshape(weight.shape)
-        return grules, gweight
-
-
-def kronecker_sum(rules, weight):
-    """H = sum_i kron(rules[i], weight[i]) over the first two axes of weight's blocks:
-    rules (n, n, n), weight (n, out_q, in_q, *k) -> H (n out_q, n in_q, *k)."""
-    rules, weight = as_tensor(rules), as_tensor(weight)
-    n = rules.shape[0] if rules.ndim else 0
-    if rules.ndim != 3 or rules.shape != (n, n, n) or n < 1:
-        raise ValueError(f"kronecker_sum: rules must have shape (n, n, n), got {rules.shape}")
-    if weight.ndim < 3 or weight.shape[0] != n:
-        raise ValueError(f"kronecker_sum: weight must have shape ({n}, out/{n}, in/{n}, ...) "
-                         f"for rules of shape {rules.shape}, got {weight.shape}")
-    check_same_dtype("kronecker_sum", weight, rules)
-    return KroneckerSum()(rules, weight)
-
-
-def phm_linear(x, rules, weight, bias=None):
-    """y = H x + b with H = kronecker_sum(rules, weight): a PHM layer (planar layout, the
-    weight on the left as hypercomplex_linear).  x (..., n in_q), rules (n, n, n),
-    weight (n, out_q, in_q), bias (n out_q,).  H is formed once, then one GEMM each way."""
-    return linear(x, kronecker_sum(rules, weight), bias)
