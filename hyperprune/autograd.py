@@ -79,8 +79,9 @@ class Function:
                                              None for an input that needs no gradient
 
     Parameters of the op (an axis, a shape) are given to the constructor:
-    `Sum(axis=0)(x)`.  `self.needs_input_grad[i]` tells backward which gradients to compute;
-    `self.inputs` are the input Tensors.
+    `Sum(axis=0)(x)`.  `self.needs_input_grad[i]` tells forward and backward which
+    gradients will be wanted (all False when no graph is recorded); `self.inputs` are
+    the input Tensors.
     """
 
     def __call__(self, *inputs):
@@ -88,12 +89,15 @@ class Function:
             raise RuntimeError(f"{type(self).__name__}: a Function instance is used once; "
                                "create a new one for each call")
         inputs = tuple(as_tensor(x, like=_first_tensor(inputs)) for x in inputs)
+        record = _grad_enabled[0] and any(t.requires_grad for t in inputs)
+        # known to forward already: an op that keeps a big buffer for its backward can
+        # give it back at once when no backward will come (evaluation)
+        self.needs_input_grad = tuple(record and t.requires_grad for t in inputs)
         out = self.forward(*(t.data for t in inputs))
         if isinstance(out, np.generic):  # NumPy reductions return scalars, not 0-d arrays
             out = np.asarray(out)
-        if _grad_enabled[0] and any(t.requires_grad for t in inputs):
+        if record:
             self.inputs = inputs
-            self.needs_input_grad = tuple(t.requires_grad for t in inputs)
             return Tensor(out, requires_grad=True, _ctx=self)
         return Tensor(out)
 

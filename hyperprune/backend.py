@@ -190,6 +190,36 @@ def check_index_range(index, size, what, negative=True,
         raise IndexError(f"{what}: " + message.format(bad=bad, size=size, last=size - 1))
 
 
+class BufferPool:
+    """Free arrays for reuse, by (array module, shape, dtype).
+
+    A big temporary that every training step allocates anew costs more than its
+    arithmetic: glibc serves allocations above 32 MiB with a fresh mmap, whose pages the
+    kernel zero-fills on first touch (im2col's columns of a Conv-2 layer are 141 MB at batch
+    60).  An op takes its buffer here (uninitialised) and gives it back when it no longer
+    needs it; the next step gets the same pages.  At most `per_key` free arrays are kept
+    for each (module, shape, dtype).  CuPy has its own memory pool; this is harmless there.
+    """
+
+    def __init__(self, per_key=2):
+        self.free, self.per_key = {}, per_key
+
+    def take(self, module, shape, dtype):
+        key = (module.__name__, tuple(shape), np.dtype(dtype).str)
+        stack = self.free.get(key)
+        return stack.pop() if stack else module.empty(shape, dtype=dtype)
+
+    def give(self, array):
+        key = (get_array_module(array).__name__, array.shape, array.dtype.str)
+        stack = self.free.setdefault(key, [])
+        if len(stack) < self.per_key:
+            stack.append(array)
+
+
+#: The library's buffer pool (hyperprune.functional.conv takes im2col's columns from it).
+buffers = BufferPool()
+
+
 def tune_allocator():
     """Keep freed memory for reuse instead of returning it to the OS (glibc only).
 

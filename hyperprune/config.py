@@ -87,6 +87,12 @@ class LotteryConfig:
     min_lr: float = setting("training", 0.0, "cosine: the final learning rate")
     grad_clip: float = setting("training", 0.0, "> 0: clip the global gradient norm")
     eval_every: int = setting("training", 100, "evaluate every N iterations")
+    patience: int = setting("training", 0, "end a level once the validation loss has not "
+                            "improved for this many iterations (0: train every iteration)")
+    test_when_improved: bool = setting("training", False, "evaluate the test set only when "
+                                       "the validation loss improves (and at the level's "
+                                       "end): the numbers reported, at the early stop and "
+                                       "at the end, are the same at less cost")
     checkpoint_every: int = setting("training", 1000, "save a mid-level checkpoint every N "
                                     "iterations")
     # ----------------------------------------------------------------------- pruning
@@ -148,7 +154,7 @@ class LotteryConfig:
         if self.validation < 1:
             raise ValueError(f"validation must be >= 1 (early stopping needs a validation "
                              f"split), got {self.validation}")
-        for name in ("levels", "rewind_iteration", "train_subset"):
+        for name in ("levels", "rewind_iteration", "train_subset", "patience"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("iterations", "batch_size", "eval_every", "checkpoint_every"):

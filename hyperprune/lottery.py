@@ -208,11 +208,13 @@ class LotteryRun:
                     io.save_npz(self.dir.rewind_path, dict(model.state_dict()))
                 if iteration % cfg.eval_every == 0 or iteration == cfg.iterations:
                     self._check_weights(model, level, iteration)
-                    point = self._evaluate(model, task, iteration, window)
+                    point = self._evaluate(model, task, iteration, window, curve)
                     curve.append(point)
                     window = [0.0, 0]
                     bar.set_postfix(loss=f"{point['train_loss']:.3f}",
                                     val_acc=f"{point['val_acc']:.4f}", refresh=False)
+                    if point.get("last"):                  # patience ran out: level done
+                        break
                 if iteration % cfg.checkpoint_every == 0 and iteration < cfg.iterations:
                     self._save_checkpoint(level, model, opt, iteration, curve, window,
                                           time.time() - started)
@@ -298,12 +300,23 @@ class LotteryRun:
         model.load_state_dict(theta0)
         return 0
 
-    def _evaluate(self, model, task, iteration, window):
+    def _evaluate(self, model, task, iteration, window, curve):
+        """The evaluation point at `iteration`; with patience, marked "last" when the
+        validation loss has not improved for `patience` iterations."""
+        cfg = self.config
         val_loss, val_acc = evaluate(model, *task.val, task.eval_batch_size, task.prepare)
-        test_loss, test_acc = evaluate(model, *task.test, task.eval_batch_size, task.prepare)
         train_loss = window[0] / window[1] if window[1] else float("nan")
-        return dict(iteration=iteration, train_loss=train_loss, val_loss=val_loss,
-                    val_acc=val_acc, test_loss=test_loss, test_acc=test_acc)
+        point = dict(iteration=iteration, train_loss=train_loss, val_loss=val_loss,
+                     val_acc=val_acc)
+        best = min(curve + [point], key=lambda p: p["val_loss"])
+        last = iteration == cfg.iterations or (
+            cfg.patience and iteration - best["iteration"] >= cfg.patience)
+        if last and iteration < cfg.iterations:
+            point["last"] = True
+        if last or best is point or not cfg.test_when_improved:
+            point["test_loss"], point["test_acc"] = evaluate(
+                model, *task.test, task.eval_batch_size, task.prepare)
+        return point
 
     def _summarize(self, level, masks, curve, real_total, seconds):
         best = min(curve, key=lambda p: p["val_loss"])
@@ -311,6 +324,7 @@ class LotteryRun:
         report = prune.sparsity_report(masks, real_total)
         summary = dict(level=level, weights_remaining=report["weights_remaining"],
                        pm=report["pm"], pm_of_real=report["pm_of_real"],
+                       final_iteration=last["iteration"],
                        early_stop_iteration=best["iteration"],
                        early_stop_val_loss=best["val_loss"], early_stop_val_acc=best["val_acc"],
                        early_stop_test_acc=best["test_acc"], final_val_loss=last["val_loss"],

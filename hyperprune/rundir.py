@@ -22,11 +22,13 @@ from pathlib import Path
 
 from . import io, prune
 
-SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "early_stop_iteration",
+SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "final_iteration",
+                  "early_stop_iteration",
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
                   "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
                   "early_stop_val_perplexity", "final_val_perplexity", "seconds")
-CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
+CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc",
+                "last")
 
 
 class RunDir:
@@ -145,8 +147,11 @@ def _fields(record, names):
 
 
 def _csv(rows):
+    """CSV of dict rows: the columns of every row, in first-seen order (a column a row
+    lacks is empty there: e.g. a test point skipped by test_when_improved)."""
+    fields = list(dict.fromkeys(k for row in rows for k in row))
     out = _io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

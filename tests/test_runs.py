@@ -228,3 +228,28 @@ def test_seconds_accumulate_over_resumed_segments(tmp_path, monkeypatch):
     # the resumed level counts the segment before the checkpoint too (time between the
     # checkpoint and the kill is lost: at most those few ticks)
     assert resumed >= uninterrupted - 12
+
+
+def test_patience_ends_a_level_and_test_is_evaluated_when_it_matters(tmp_path):
+    """patience: a level ends once validation loss has not improved for that many
+    iterations (its last point says so); test_when_improved: the test set is evaluated
+    only at new best validation losses and at the end -- the early-stop and final test
+    numbers are those of the full evaluation."""
+    settings = dict(LENET, levels=0, iterations=200, eval_every=10, lr=0.05)
+    LotteryRun(LotteryConfig(**settings), tmp_path / "full", quiet=True).run()
+    LotteryRun(LotteryConfig(**settings, test_when_improved=True, patience=40),
+               tmp_path / "lazy", quiet=True).run()
+    full, lazy = (json.loads((tmp_path / d / "levels" / "level_00.json").read_text())
+                  for d in ("full", "lazy"))
+    curve = lazy["curve"]
+    best = min(curve, key=lambda p: p["val_loss"])
+    assert curve[-1].get("last") and curve[-1]["iteration"] - best["iteration"] >= 40
+    assert lazy["summary"]["final_iteration"] == curve[-1]["iteration"] < 200
+    assert any("test_acc" not in p for p in curve)               # skipped where not needed
+    for point in curve:                                          # same numbers where taken
+        twin = next(p for p in full["curve"] if p["iteration"] == point["iteration"])
+        assert {k: point[k] for k in point if k != "last"} == \
+            {k: twin[k] for k in point if k != "last"}
+    assert lazy["summary"]["early_stop_test_acc"] == next(
+        p for p in full["curve"] if p["iteration"] == best["iteration"])["test_acc"]
+    assert (tmp_path / "lazy" / "curves.csv").read_text().count("\n") == len(curve) + 1

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BUDGETS = {  # lines, including docstrings and comments: ceilings with headroom
     "hyperprune/autograd.py": 340,
-    "hyperprune/backend.py": 260,
+    "hyperprune/backend.py": 300,
     "hyperprune/gradcheck.py": 140,
     "hyperprune/algebra.py": 300,
     "hyperprune/checks.py": 60,
@@ -23,7 +23,7 @@ BUDGETS = {  # lines, including docstrings and comments: ceilings with headroom
     "hyperprune/functional/linear.py": 260,
     "hyperprune/functional/phm.py": 200,
     "hyperprune/functional/loss.py": 130,
-    "hyperprune/functional/conv.py": 400,
+    "hyperprune/functional/conv.py": 440,
     "hyperprune/functional/norm.py": 110,
     "hyperprune/functional/attention.py": 180,
     "hyperprune/optim.py": 260,

@@ -96,23 +96,43 @@ def _offsets(kernel, stride, padding, in_hw, out_hw):
                 yield i, j, (rows[0], columns[0]), (rows[1], columns[1])
 
 
-def im2col(x, kernel, stride, padding):
+def im2col(x, kernel, stride, padding, out=None):
     """x (N, C, H, W) -> X (C kh kw, N Ho Wo):
 
         X[(c, i, j), (n, p, q)] = x[n, c, p sh + i - ph, q sw + j - pw]   (0 in the padding)
 
-    One buffer, filled by kh*kw strided slice copies; the padding stays zero.  Rows are
-    (c, i, j) -- W.reshape(O, -1)'s column order -- and columns (n, p, q), so each copy
-    moves whole rows of image pixels (every sw-th one).
+    kh*kw strided slice copies into one buffer (`out`, uninitialised, e.g. from the buffer
+    pool, or a new one); only the frame each copy leaves uncovered -- the padding -- is
+    zeroed.  Rows are (c, i, j) -- W.reshape(O, -1)'s column order -- and columns
+    (n, p, q), so each copy moves whole rows of image pixels (every sw-th one).
     """
     n, c, h, w = x.shape
     out_hw = (output_size(h, kernel[0], stride[0], padding[0]),
               output_size(w, kernel[1], stride[1], padding[1]))
-    cols = _get_xp(x).zeros((c, kernel[0], kernel[1], n) + out_hw, dtype=x.dtype)
+    shape = (c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1])
+    cols = _get_xp(x).empty(shape, dtype=x.dtype) if out is None else out
+    view = cols.reshape((c, kernel[0], kernel[1], n) + out_hw)
     xt = x.transpose(1, 0, 2, 3)                                  # (C, N, H, W), a view
-    for i, j, out, inp in _offsets(kernel, stride, padding, (h, w), out_hw):
-        cols[:, i, j, :, out[0], out[1]] = xt[:, :, inp[0], inp[1]]
-    return cols.reshape(c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1])
+    covered = set()
+    for i, j, rows_cols, inp in _offsets(kernel, stride, padding, (h, w), out_hw):
+        plane = view[:, i, j]                                     # (C, N, Ho, Wo)
+        rows, cols_ = rows_cols
+        plane[:, :, rows, cols_] = xt[:, :, inp[0], inp[1]]
+        for frame in ((slice(0, rows.start), slice(None)), (slice(rows.stop, None), slice(None)),
+                      (rows, slice(0, cols_.start)), (rows, slice(cols_.stop, None))):
+            plane[(slice(None), slice(None)) + frame] = 0
+        covered.add((i, j))
+    for i in range(kernel[0]):                 # offsets that only ever see padding
+        for j in range(kernel[1]):
+            if (i, j) not in covered:
+                view[:, i, j] = 0
+    return cols
+
+
+def _cols_shape(x_shape, kernel, stride, padding):
+    n, c, h, w = x_shape
+    return (c * kernel[0] * kernel[1], n * output_size(h, kernel[0], stride[0], padding[0])
+            * output_size(w, kernel[1], stride[1], padding[1]))
 
 
 def col2im(dcols, x_shape, kernel, stride, padding):
@@ -162,7 +182,8 @@ class Conv2dFunction(Function):
         m = weight if self.algebra is None else self.algebra.block_matrix(weight)
         o, kernel = m.shape[0], m.shape[2:]
         n = x.shape[0]
-        cols = im2col(x, kernel, self.stride, self.padding)       # (C kh kw, N Ho Wo)
+        cols = im2col(x, kernel, self.stride, self.padding, out=backend.buffers.take(
+            xp, _cols_shape(x.shape, kernel, self.stride, self.padding), x.dtype))
         self.x, self.w_shape, self.m, self.cols = x, weight.shape, m, cols
         out_hw = tuple(output_size(s, k, st, p) for s, k, st, p in
                        zip(x.shape[2:], kernel, self.stride, self.padding))
@@ -172,6 +193,9 @@ class Conv2dFunction(Function):
             out[...] = y
         else:
             xp.add(y, bias.reshape(o, 1, 1), out=out)
+        if not any(self.needs_input_grad[:2]):     # no backward will read the columns
+            backend.buffers.give(cols)
+            self.cols = None
         return out
 
     def backward(self, g):
@@ -195,6 +219,7 @@ class Conv2dFunction(Function):
         if need_x:
             dcols = xp.matmul(m.reshape(o, -1).T, gc, out=cols)      # dL/dX = M2^T G
             gx = col2im(dcols, self.x.shape, kernel, self.stride, self.padding)
+        backend.buffers.give(cols)                                  # for the next step
         if len(self.needs_input_grad) == 2:
             return gx, gw
         if self.needs_input_grad[2]:
@@ -269,10 +294,10 @@ class MaxPool2dFunction(Function):
 
     dL/dx: each window's gradient goes to its maximum; on a tie to the first one in
     row-major window order (as PyTorch's CPU kernel), so exactly one element per window
-    receives it.  Overlapping windows accumulate.  The forward keeps, per output, the
-    window offset k = i*kw + j of the maximum (a running max over the kh*kw strided
-    slices, replaced only when strictly larger); the backward adds G * (offset == k)
-    into each slice.
+    receives it.  Overlapping windows accumulate.  The forward is a running maximum over
+    the kh*kw strided slices (nothing else: evaluation pays for no bookkeeping); the
+    backward finds each window's first maximum again, slice by slice, by comparing with
+    y and keeping a mask of the windows already served.
     """
 
     def __init__(self, kernel_size, stride=None):
@@ -281,21 +306,31 @@ class MaxPool2dFunction(Function):
 
     def forward(self, x):
         xp = _get_xp(x)
-        self.shape = x.shape
         windows = list(_windows(x.shape, self.kernel, self.stride))
         y = x[windows[0][1]].copy()
-        kk = self.kernel[0] * self.kernel[1]
-        self.offset = xp.zeros(y.shape, dtype=np.uint8 if kk <= 256 else np.int32)
-        for k, key in windows[1:]:
-            v = x[key]
-            self.offset = xp.where(v > y, self.offset.dtype.type(k), self.offset)
-            xp.maximum(y, v, out=y)
+        for _, key in windows[1:]:
+            xp.maximum(y, x[key], out=y)
+        if any(self.needs_input_grad):
+            self.x, self.y = x, y
         return y
 
     def backward(self, g):
-        dx = _get_xp(g).zeros(self.shape, dtype=g.dtype)
-        for k, key in _windows(self.shape, self.kernel, self.stride):
-            dx[key] += g * (self.offset == k)
+        xp = _get_xp(g)
+        x, y = self.x, self.y
+        windows = list(_windows(x.shape, self.kernel, self.stride))
+        covers = self.kernel == self.stride and all(
+            s == o * k for s, o, k in zip(x.shape[2:], y.shape[2:], self.kernel))
+        dx = xp.empty(x.shape, dtype=g.dtype) if covers else xp.zeros(x.shape, dtype=g.dtype)
+        free = xp.ones(y.shape, dtype=bool)          # windows whose maximum is still unseen
+        hit = xp.empty(y.shape, dtype=bool)
+        for _, key in windows:
+            xp.equal(x[key], y, out=hit)
+            hit &= free
+            free &= ~hit
+            if covers:                               # disjoint slices tiling x: assign
+                xp.multiply(g, hit, out=dx[key])
+            else:
+                dx[key] += g * hit
         return dx
 
 
