@@ -3,8 +3,9 @@
 # vs learned PHM (n = 4) lottery tickets, test accuracy against weights remaining as % of
 # the real model.
 #
-#   bash results/algebras/reproduce.sh              # LeNet, then the figure and table
+#   bash results/algebras/reproduce.sh              # LeNet and Conv-4, figures, tables
 #   ONLY=lenet SEEDS="0 1" OUT=DIR bash results/algebras/reproduce.sh
+#   ONLY=conv4 bash results/algebras/reproduce.sh
 #
 # LeNet-300-100 on MNIST, Frankle & Carbin's protocol exactly as results/lenet_300_100
 # (layer-wise 20% per round, output 10%, Adam 1.2e-3, batch 60, 50K iterations per
@@ -13,14 +14,22 @@
 # whole octonions) 12 rounds, PHM n = 4 (25.3%, learned rules, never pruned) 14 rounds,
 # each to about 1% of the real model; seeds 0 and 1.  Real and quaternion are the runs
 # of results/lenet_300_100/frankle (seeds 0, 1, 2, by results/replicates.sh).
-# About 4 CPU-hours (one BLAS thread, two lanes).  Resumable.
+# About 4 CPU-hours (one BLAS thread, two lanes).
+#
+# Conv-4 on CIFAR-10 with the protocol of results/conv4_converged (width 0.25, global 36%
+# per round, each level trained until validation has not improved for 2,500 iterations,
+# at most 12,000; no augmentation), one seed (0): complex 9 rounds, octonion (first
+# convolution real: 4 encoded channels are not a whole octonion) 6 rounds, PHM n = 4
+# 7 rounds, each to about 1% of the real weights; real and quaternion are seed 0 of
+# results/conv4_converged.  About 8 CPU-hours.  Resumable.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
 OUT=${OUT:-results/algebras}
 SEEDS=${SEEDS:-0 1}
-ONLY=${ONLY:-lenet}
+ONLY=${ONLY:-lenet conv4}
 LENET=${LENET:-results/lenet_300_100/frankle}   # the real and quaternion runs
+CONV4=${CONV4:-results/conv4_converged}         # ditto, Conv-4
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
 mkdir -p "$OUT/lenet"
@@ -41,4 +50,23 @@ case " $ONLY " in *" lenet "*)
   $HP plot "$LENET"/real "$LENET"/real_seed* "$LENET"/quaternion "$LENET"/quaternion_seed* \
       "$OUT/lenet" -o "$OUT/lenet.png" --table "$OUT/lenet.md" --targets $TARGETS \
       --title "LeNet-300-100, MNIST, Frankle & Carbin protocol: five algebras"
+esac
+
+case " $ONLY " in *" conv4 "*)
+  source results/cifar_data.sh
+  mkdir -p "$OUT/conv4"
+  conv4() {  # conv4 ALGEBRA ROUNDS
+    local dir="$OUT/conv4/$1_seed0"
+    $HP lottery --model conv4 --algebra "$1" --width 0.25 --levels "$2" --seed 0 \
+        --strategy global --fraction 0.36 --iterations 12000 --patience 2500 \
+        --eval-every 500 --test-when-improved --lr 1e-3 --batch-size 60 \
+        --data-dir "$CIFAR_DIR" --run-dir "$dir" --quiet > "$dir.log" 2>&1
+  }
+  conv4 complex 9 & a=$!
+  (conv4 octonion 6; conv4 phm 7) & b=$!
+  wait $a $b
+  $HP plot "$CONV4"/real_seed0 "$CONV4"/quaternion_seed0 "$OUT/conv4" \
+      -o "$OUT/conv4.png" --table "$OUT/conv4.md" \
+      --targets 100,64,41,26.2,16.8,10.7,6.9,4.4,2.8,1.8,1.2 \
+      --title "Conv-4 (width 0.25), CIFAR-10, trained to convergence: five algebras"
 esac
