@@ -5,6 +5,8 @@
     hyperprune lottery ...           an iterative-magnitude-pruning run (resumable)
     hyperprune plot RUN_DIR ... -o F the lottery figure of finished runs
     hyperprune demo ...              train a real and a quaternion MLP, compare
+    hyperprune export RUN_DIR --level K --bits B -o M.hpz    a compressed k-bit model file
+    hyperprune evaluate M.hpz [--json]   its accuracy (perplexity) and size
     hyperprune download mnist|cifar10|cifar100   fetch and verify a dataset (needs internet)
 """
 import argparse
@@ -127,6 +129,22 @@ def main(argv=None):
     from . import demo
     demo.add_arguments(sub.add_parser("demo", help="real vs quaternion MLP on MNIST"))
 
+    export = sub.add_parser("export", help="a level of a run as a compressed k-bit model "
+                            "file (.hpz)")
+    export.add_argument("run_dir")
+    export.add_argument("--level", type=int, required=True)
+    export.add_argument("--bits", type=int, default=8,
+                        help="1-8: k-bit codes of the surviving weights; 32: float (default 8)")
+    export.add_argument("--granularity", choices=["unit", "tensor"], default="unit",
+                        help="one scale per output unit (default) or per tensor")
+    export.add_argument("-o", "--out", required=True)
+    export.add_argument("--data-dir", default=None)
+
+    evaluate = sub.add_parser("evaluate", help="accuracy (perplexity) and size of a .hpz file")
+    evaluate.add_argument("model_file")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.add_argument("--data-dir", default=None)
+
     from .datasets import DATASETS
     download = sub.add_parser("download", help="download a dataset (needs internet)")
     download.add_argument("dataset", choices=[d.name for d in DATASETS.values() if d.download])
@@ -144,6 +162,10 @@ def main(argv=None):
             return plot_command(args)
         if args.command == "demo":
             return demo.command(args)
+        if args.command == "export":
+            return export_command(args)
+        if args.command == "evaluate":
+            return evaluate_command(args)
         return download_command(args)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
@@ -154,6 +176,33 @@ def main(argv=None):
                  ", from its last checkpoint") if args.command in (None, "lottery") else ""
         print(f"\nhyperprune {args.command or ''}: interrupted{again}", file=sys.stderr)
         return 130
+
+
+def export_command(args):
+    from . import deploy
+    if args.bits not in (1, 2, 3, 4, 5, 6, 7, 8, 32):
+        raise ValueError(f"--bits must be 1 to 8, or 32 for a float export, got {args.bits}")
+    size, model = deploy.export(args.run_dir, args.level, args.bits, args.out,
+                                args.granularity, args.data_dir)
+    _, _, masks = deploy.run_model(args.run_dir, args.level, args.data_dir)
+    report = deploy.size_report(model, masks, args.bits, args.out)
+    print(f"{args.out}: {report['bytes']:,} bytes (dense float32 {report['dense_float32']:,};"
+          f" information bound {report['bound']:,.0f}, ratio {report['ratio']:.2f})")
+    return 0
+
+
+def evaluate_command(args):
+    import json
+    from . import deploy
+    result = deploy.evaluate_file(args.model_file, args.data_dir)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        metric = "perplexity" if "perplexity" in result else "accuracy"
+        print(f"{args.model_file}: {metric} {result[metric]:.4f}, {result['bytes']:,} bytes "
+              f"({result['model']}, {result['algebra']}, level {result['level']}, "
+              f"{result['bits']} bits)")
+    return 0
 
 
 def download_command(args):

@@ -258,6 +258,7 @@ class LotteryRun:
             next_digest = nxt.digest()
         if level == 0 or not self.dir.mask_path(level).exists():
             masks.save(self.dir.mask_path(level))
+        io.save_npz(self.dir.weights_path(level), dict(model.state_dict()))
         self.dir.write_level(level, summary, curve, histogram, next_digest)
         self.dir.checkpoint_path.unlink(missing_ok=True)
         self._write_metrics()

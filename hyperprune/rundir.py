@@ -5,6 +5,8 @@
     init.npz               θ0 (rebuilt bitwise from the seed when missing); rewind.npz,
                            the weights at the rewind iteration
     masks/level_KK.npz     the mask trained at level KK (0/1 uint8, compressed)
+    weights/level_KK.npz   the weights level KK ended training with (for `hyperprune
+                           export`; not committed, export replays a level without them)
     levels/level_KK.json   level KK's summary, evaluation curve and surviving-weight
                            histogram, and the digest of the mask it made for level KK+1;
                            its existence marks the level done
@@ -53,6 +55,10 @@ class RunDir:
     def level_path(self, level):
         return self.file("levels", f"level_{level:02d}.json")
 
+    def weights_path(self, level):
+        """The weights level `level` ended training with (kept for export; not committed)."""
+        return self.file("weights", f"level_{level:02d}.npz")
+
     # ----------------------------------------------------------------- records
     def read_config(self):
         """The flat settings dict saved in config.json."""
@@ -88,7 +94,7 @@ class RunDir:
                      self.file("metrics.csv"), self.file("metrics.json"),
                      self.file("curves.csv")):
             path.unlink(missing_ok=True)
-        for folder in ("masks", "levels"):
+        for folder in ("masks", "levels", "weights"):
             for path in self.file(folder).glob("level_*.*"):
                 path.unlink()
 

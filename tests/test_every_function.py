@@ -59,6 +59,12 @@ GRADCHECKS = {
     F.PHMLinearFunction: (lambda x, a, s, b: F.PHMLinearFunction()(x, a, s, b),
                           lambda: (make(2, 3, 8), make(4, 4, 4, seed=1), make(4, 3, 2, seed=2),
                                    make(12, seed=3))),
+    # the straight-through backward is the exact derivative of the relaxed op (inputs off
+    # the clip's kinks at +-0.75)
+    F.FakeQuantizeFunction: (lambda w: F.FakeQuantizeFunction(
+                                 hp.tensor(np.array(0.25)).data, 3, relaxed=True)(w),
+                             lambda: (hp.tensor(np.array([[-1.2, -0.4, 0.1], [0.5, 0.9, 2.0]]),
+                                                requires_grad=True),)),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
     F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),

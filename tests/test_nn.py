@@ -154,3 +154,13 @@ def test_a_bool_is_not_a_size():
                   lambda: nn.QLinear(4, True), lambda: nn.LayerNorm(True)):
         with pytest.raises(ValueError, match="True"):
             build()
+
+
+def test_replacing_a_submodule_keeps_its_place():
+    """Reassigning a child (as quantize.phm_as_matrix does) must not move it to the end of
+    a Sequential."""
+    seq = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    seq[0]  # noqa: B018
+    setattr(seq, "0", nn.Linear(4, 3))
+    assert [type(m).__name__ for m in seq] == ["Linear", "ReLU", "Linear"]
+    assert list(dict(seq.named_parameters())) == ["0.weight", "0.bias", "2.weight", "2.bias"]

@@ -17,6 +17,7 @@ applies), so a Function and a Module never share a name.
     conv          conv2d hypercomplex_conv2d quaternion_conv2d phm_conv2d max_pool2d avg_pool2d
                   global_avg_pool2d (and im2col / col2im, output_size)
     norm          layer_norm
+    quantize      fake_quantize (k-bit grid forward, straight-through backward)
     attention     scaled_dot_product_attention, split_heads merge_heads
                   split_hypercomplex_heads merge_hypercomplex_heads (n components;
                   split_quaternion_heads merge_quaternion_heads: n = 4)
@@ -46,6 +47,7 @@ from .linear import (HypercomplexLinearFunction, LinearFunction, MatMul, hamilto
 from .loss import REDUCTIONS, CrossEntropy, cross_entropy, mse, mse_loss
 from .norm import LayerNormFunction, layer_norm
 from .phm import KroneckerSum, PHMLinearFunction, kronecker_sum, phm_linear
+from .quantize import FakeQuantizeFunction, fake_quantize, grid_max
 from .reduction import Max, Mean, Sum, max, mean, sum
 from .shape import (Concatenate, EmbeddingFunction, GetItem, Reshape, Stack, Transpose,
                     cat, concatenate, embedding, getitem, permute, reshape, stack,

@@ -54,7 +54,6 @@ faster, and CuPy has it only from version 13.)  X costs C kh kw N Ho Wo floats -
 for Conv-2's second layer at batch 60 -- and is the bulk of a conv's memory traffic:
 written once, read by two GEMMs, then recycled as dL/dX.
 """
-import numpy as np
 
 from .. import backend
 from ..algebra import QUATERNION, get_algebra

@@ -73,7 +73,7 @@ class Conv2d(_ConvBase):
 
     def forward(self, x):
         self._check_input(x)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return conv2d(x, self.effective("weight"), self.bias, self.stride, self.padding)
 
 
 class HypercomplexConv2d(_ConvBase):
@@ -106,8 +106,8 @@ class HypercomplexConv2d(_ConvBase):
 
     def forward(self, x):
         self._check_input(x)
-        return hypercomplex_conv2d(x, self.weight, self.bias, self.stride, self.padding,
-                                   self.algebra)
+        return hypercomplex_conv2d(x, self.effective("weight"), self.bias, self.stride,
+                                   self.padding, self.algebra)
 
     def extra_repr(self):
         return super().extra_repr() + f", algebra={self.algebra.name}"
@@ -167,7 +167,8 @@ class PHMConv2d(_ConvBase):
 
     def forward(self, x):
         self._check_input(x)
-        return phm_conv2d(x, self.rules, self.weight, self.bias, self.stride, self.padding)
+        return phm_conv2d(x, self.effective("rules"), self.effective("weight"), self.bias,
+                          self.stride, self.padding)
 
     def extra_repr(self):
         return super().extra_repr() + (f", n={self.n}, rules="

@@ -41,7 +41,7 @@ class Linear(Module):
         self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(x, self.effective("weight"), self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -80,7 +80,7 @@ class HypercomplexLinear(Module):
         self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
-        return F.hypercomplex_linear(x, self.weight, self.bias, self.algebra)
+        return F.hypercomplex_linear(x, self.effective("weight"), self.bias, self.algebra)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -150,7 +150,7 @@ class PHMLinear(Module):
         self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
 
     def forward(self, x):
-        return F.phm_linear(x, self.rules, self.weight, self.bias)
+        return F.phm_linear(x, self.effective("rules"), self.effective("weight"), self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

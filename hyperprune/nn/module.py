@@ -44,6 +44,7 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "transforms", {})
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -52,12 +53,13 @@ class Module:
         if name in self._buffers and not isinstance(value, (Parameter, Module)):
             self.register_buffer(name, value)  # re-assigning a buffer keeps it a buffer
             return
+        kind = self._parameters if isinstance(value, Parameter) else \
+            self._modules if isinstance(value, Module) else None
         for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if table is not kind:
+                table.pop(name, None)
+        if kind is not None:        # an update keeps its place (Sequential's order)
+            kind[name] = value
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -71,6 +73,15 @@ class Module:
             value = Tensor(value if backend.is_array(value) else backend.asarray(value))
         object.__setattr__(self, name, value)
         self._buffers[name] = value
+
+    def effective(self, name):
+        """The parameter (or buffer) `name` as forward uses it: itself, or
+        `self.transforms[name](it)` -- how quantization-aware training fake-quantizes a
+        weight and a supermask keeps the top-scored entries, inside the graph, without
+        touching the parameter itself (as PyTorch's parametrizations)."""
+        value = getattr(self, name)
+        transform = self.transforms.get(name)
+        return value if transform is None else transform(value)
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
