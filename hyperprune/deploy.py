@@ -9,7 +9,8 @@
 The trained weights of a level are kept by the runner (weights/level_KK.npz, not
 committed); for a level without them (runs made before) export replays the level -- its
 mask and θ0 are in the run directory, training is deterministic -- in a temporary
-directory, and checks that the replay reproduces the level's record exactly.
+directory, checks that the replay reproduces the level's record exactly, and keeps the
+weights where the runner would have put them.
 """
 import json
 import math
@@ -54,15 +55,19 @@ def _replay(run, level, data_dir):
         if want["summary"] != {k: got["summary"].get(k) for k in want["summary"]}:
             raise ValueError(f"replaying level {level} of {run.path} did not reproduce its "
                              "record (another numeric stack?): its weights cannot be rebuilt")
-        return io.load_npz(tmp.weights_path(level))
+        weights = io.load_npz(tmp.weights_path(level))
+    io.save_npz(run.weights_path(level), weights)         # kept: a level is replayed once
+    return weights
 
 
-def run_model(run_dir, level, data_dir=None):
-    """(config, model with the level's trained weights, the level's masks)."""
+def run_model(run_dir, level, data_dir=None, weights=None):
+    """(config, model with the level's trained weights, the level's masks); `weights`, a
+    state dict from level_weights, saves a second replay when a level is used again."""
     run = RunDir(run_dir)
     config = LotteryConfig.from_dict(run.read_config()).validate()
     model = lottery.build_model(config)
-    model.load_state_dict(level_weights(run_dir, level, data_dir))
+    model.load_state_dict(weights if weights is not None
+                          else level_weights(run_dir, level, data_dir))
     masks = prune.Masks.ones(model, config.scope) if level == 0 and \
         config.control != "reinit" else prune.Masks.load(
             (RunDir(config.masks_from) if config.control == "reinit" else run).mask_path(level))

@@ -29,8 +29,10 @@ bit per weight at 1-3% density.  Each mask is stored as the smaller of
                   survivor, within a few percent of N H(d) at low density, and decoded
                   without a sequential scan (the set bits of the unary part minus their
                   rank are the high parts)
-so a file's size is within a small factor of the bound N H(d) / 8 + nnz k / 8 bytes per
-layer (plus the other parameters): `size_report` prints both.
+or, for a mask with more survivors than pruned entries, Elias-Fano of the pruned entries
+(an unpruned layer's mask costs no bytes), so a file's size is within a small factor of
+the bound N H(d) / 8 + nnz k / 8 bytes per layer (plus the other parameters):
+`size_report` prints both.
 """
 import hashlib
 import json
@@ -83,21 +85,28 @@ def entropy_bits(n, nnz):
     return n * -(d * math.log2(d) + (1 - d) * math.log2(1 - d))
 
 
-def encode_mask(mask):
-    """(method, low bits L, bytes) of a flat bool mask: bitmap or Elias-Fano, smaller."""
-    mask = np.asarray(mask, bool).ravel()
-    n, positions = mask.size, np.flatnonzero(mask)
-    bitmap = np.packbits(mask, bitorder="little").tobytes()
+def _elias_fano(positions, n):
+    """(L, bytes) of sorted positions < n: low L bits plainly, high parts in unary."""
     nnz = positions.size
     if nnz == 0:
-        return "elias-fano", 0, b""
+        return 0, b""
     low = max(0, int(math.floor(math.log2(n / nnz))))
-    high = positions >> low
     upper = np.zeros(nnz + (n >> low) + 1, dtype=bool)
-    upper[high + np.arange(nnz)] = True
-    ef = pack_uint(positions & ((1 << low) - 1), low) + \
+    upper[(positions >> low) + np.arange(nnz)] = True
+    return low, pack_uint(positions & ((1 << low) - 1), low) + \
         np.packbits(upper, bitorder="little").tobytes()
-    return ("elias-fano", low, ef) if len(ef) < len(bitmap) else ("bitmap", 0, bitmap)
+
+
+def encode_mask(mask):
+    """(method, low bits L, bytes) of a flat bool mask, the smallest of: a bitmap,
+    Elias-Fano of the survivors, Elias-Fano of the pruned entries (dense masks: an unpruned
+    layer costs nothing)."""
+    mask = np.asarray(mask, bool).ravel()
+    n = mask.size
+    options = [("bitmap", 0, np.packbits(mask, bitorder="little").tobytes()),
+               ("elias-fano", *_elias_fano(np.flatnonzero(mask), n)),
+               ("elias-fano-pruned", *_elias_fano(np.flatnonzero(~mask), n))]
+    return min(options, key=lambda option: len(option[2]))
 
 
 def decode_mask(method, low, data, n, nnz):
@@ -110,25 +119,33 @@ def decode_mask(method, low, data, n, nnz):
             raise ModelFileError(f"the mask has {int(mask.sum())} survivors, the header "
                                  f"says {nnz}")
         return mask.astype(bool)
-    if method != "elias-fano":
-        raise ModelFileError(f"unknown mask coding {method!r}")
+    if method == "elias-fano":
+        return _decode_elias_fano(low, data, n, nnz, "survivors")
+    if method == "elias-fano-pruned":
+        return ~_decode_elias_fano(low, data, n, n - nnz, "pruned entries")
+    raise ModelFileError(f"unknown mask coding {method!r}")
+
+
+def _decode_elias_fano(low, data, n, count, what):
     mask = np.zeros(n, dtype=bool)
-    if nnz == 0:
+    if count == 0:
+        if data:
+            raise ModelFileError(f"a mask with no {what} holds {len(data)} bytes")
         return mask
-    low_bytes = math.ceil(nnz * low / 8)
-    upper_bits = nnz + (n >> low) + 1
+    low_bytes = math.ceil(count * low / 8)
+    upper_bits = count + (n >> low) + 1
     if len(data) != low_bytes + math.ceil(upper_bits / 8):
-        raise ModelFileError(f"an Elias-Fano mask of {nnz} of {n} entries needs "
+        raise ModelFileError(f"an Elias-Fano mask of {count} {what} of {n} entries needs "
                              f"{low_bytes + math.ceil(upper_bits / 8)} bytes, got "
                              f"{len(data)}")
-    lows = unpack_uint(data[:low_bytes], nnz, low)
+    lows = unpack_uint(data[:low_bytes], count, low)
     upper = np.unpackbits(np.frombuffer(data[low_bytes:], np.uint8),
                           bitorder="little")[:upper_bits]
     ones = np.flatnonzero(upper)
-    if ones.size != nnz:
-        raise ModelFileError(f"the mask codes {ones.size} survivors, the header says {nnz}")
-    positions = ((ones - np.arange(nnz)) << low) | lows
-    if positions.max() >= n or (nnz > 1 and (np.diff(positions) <= 0).any()):
+    if ones.size != count:
+        raise ModelFileError(f"the mask codes {ones.size} {what}, the header says {count}")
+    positions = ((ones - np.arange(count)) << low) | lows
+    if positions.max() >= n or (count > 1 and (np.diff(positions) <= 0).any()):
         raise ModelFileError("the mask's positions are out of order or out of range")
     mask[positions] = True
     return mask
@@ -138,10 +155,11 @@ def decode_mask(method, low, data, n, nnz):
 # Header entries are compact (the header of a 3 KB model should not weigh 1 KB): per tensor
 # a short dict; the payload is laid out in header order, so only lengths are stored.
 #   n name, s shape, k kind ("c" coded, "h" float16, "f" float32), b bits, z survivors,
-#   m mask coding ("b" bitmap, "e" Elias-Fano), l its low bits, a the scales' unit axis
+#   m mask coding ("b" bitmap, "e" Elias-Fano, "p" Elias-Fano of the pruned entries),
+#   l its low bits, a the scales' unit axis
 #   (-1: one scale), o the code offset, d the scales' dtype ("h"/"f"), L byte lengths
 _KINDS = {"coded": "c", "float16": "h", "float32": "f"}
-_MASKS = {"bitmap": "b", "elias-fano": "e"}
+_MASKS = {"bitmap": "b", "elias-fano": "e", "elias-fano-pruned": "p"}
 
 
 def write(path, model_spec, tensors):
