@@ -174,6 +174,37 @@ def test_export_replays_a_level_without_its_weights(runs, tmp_path):
         assert np.array_equal(v, deploy.load(b)[0].state_dict()[k])
 
 
+def test_export_and_evaluate_commands(runs, tmp_path, capsys):
+    """hyperprune export prints bytes, the dense size and the bound; evaluate --json gives
+    accuracy and bytes, exactly the in-memory quantized model's accuracy; bad input is one
+    line naming the problem, exit 2."""
+    from hyperprune import cli
+    out = tmp_path / "m.hpz"
+    assert cli.main(["export", str(runs / "quaternion"), "--level", "2", "--bits", "4",
+                     "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out.stat().st_size:,} bytes" in printed and "dense float32" in printed \
+        and "information bound" in printed
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bytes"] == out.stat().st_size
+    config, model, masks = deploy.run_model(runs / "quaternion", 2)
+    _, in_memory = deploy.file_tensors(model, masks, 4)
+    assert result["accuracy"] == deploy.evaluate_model(in_memory, config)["accuracy"]
+    for argv, message in (
+            (["export", str(runs / "quaternion"), "--level", "2", "--bits", "12", "-o",
+              str(out)], "--bits must be 1 to 8, or 32"),
+            (["export", str(runs / "quaternion"), "--level", "7", "-o", str(out)],
+             "level 7 of"),
+            (["evaluate", str(tmp_path / "missing.hpz")], "missing.hpz")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    out.write_bytes(out.read_bytes()[:-5])
+    assert cli.main(["evaluate", str(out)]) == 2
+    assert "truncated" in capsys.readouterr().err
+
+
 def _rewrite(path, change_header=None, change_body=None):
     data = bytearray(path.read_bytes())
     magic, hl, pl = struct.unpack_from("<4sIQ", data)

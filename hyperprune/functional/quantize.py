@@ -20,7 +20,7 @@ clip(w, -m scale, m scale) -- the function the backward differentiates exactly, 
 what a gradcheck can verify.
 """
 from .. import backend
-from ..autograd import Function, as_tensor
+from ..autograd import Function, Tensor, as_tensor
 from ..checks import is_int
 
 _get_xp = backend.get_array_module
@@ -59,5 +59,8 @@ class FakeQuantizeFunction(Function):
 def fake_quantize(w, scale, bits, relaxed=False):
     """The k-bit grid value of w (see the module docstring); scale broadcastable to w."""
     w = as_tensor(w)
-    scale = scale.data if hasattr(scale, "data") and not backend.is_array(scale) else scale
+    if isinstance(scale, Tensor):                 # a constant of the step: no gradient
+        scale = scale.data
+    xp = backend.get_array_module(w.data)
+    scale = xp.asarray(scale, dtype=w.data.dtype)
     return FakeQuantizeFunction(scale, bits, relaxed)(w)
