@@ -7,6 +7,7 @@
     hyperprune demo ...              train a real and a quaternion MLP, compare
     hyperprune export RUN_DIR --level K --bits B -o M.hpz    a compressed k-bit model file
     hyperprune evaluate M.hpz [--json]   its accuracy (perplexity) and size
+    hyperprune distill --teacher RUN_DIR --run-dir DIR ...   dense -> PHM replacement
     hyperprune download mnist|cifar10|cifar100   fetch and verify a dataset (needs internet)
 """
 import argparse
@@ -145,6 +146,16 @@ def main(argv=None):
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.add_argument("--data-dir", default=None)
 
+    from . import config as _config
+    distill = sub.add_parser("distill", help="replace a trained model's dense layers by PHM "
+                             "layers: progressive, with distillation (resumable)")
+    distill.add_argument("--run-dir", required=True,
+                         help="where the run lives (resumes if it exists)")
+    from .distill import DistillConfig
+    _config.add_arguments(distill, DistillConfig)
+    distill.add_argument("--data-dir", default=None)
+    distill.add_argument("--quiet", action="store_true", help="no progress bar")
+
     from .datasets import DATASETS
     download = sub.add_parser("download", help="download a dataset (needs internet)")
     download.add_argument("dataset", choices=[d.name for d in DATASETS.values() if d.download])
@@ -166,6 +177,8 @@ def main(argv=None):
             return export_command(args)
         if args.command == "evaluate":
             return evaluate_command(args)
+        if args.command == "distill":
+            return distill_command(args)
         return download_command(args)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
@@ -202,6 +215,19 @@ def evaluate_command(args):
         print(f"{args.model_file}: {metric} {result[metric]:.4f}, {result['bytes']:,} bytes "
               f"({result['model']}, {result['algebra']}, level {result['level']}, "
               f"{result['bits']} bits)")
+    return 0
+
+
+def distill_command(args):
+    from .config import from_arguments
+    from .distill import DistillConfig
+    from .distill import DistillRun
+    config = from_arguments(args, DistillConfig)
+    s = DistillRun(config, args.run_dir, args.data_dir, args.quiet, _command_line()).run()
+    print(f"{s['method']} ({s['rules']} rules, {s['capacity']} capacity): validation loss "
+          f"{s['final_val_loss']:.4f} with {s['student_parameters']:,} parameters (teacher "
+          f"{s['teacher_val_loss']:.4f} with {s['teacher_parameters']:,})")
+    print(f"run directory: {args.run_dir}")
     return 0
 
 

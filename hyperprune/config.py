@@ -213,15 +213,20 @@ PRESET_HELP = ("a protocol's settings (explicit options override them): frankle 
                "shakespeare_char, QKV pruned 50%% per round")
 
 
-def add_arguments(parser):
-    """One option per setting (--batch-size for batch_size), in a group per section, and
-    --preset.  Options not given are None, so presets and defaults fill them in."""
-    parser.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
-    defaults = LotteryConfig()
-    groups = {s: parser.add_argument_group(f"{s} settings") for s in SECTIONS}
-    for f in dataclasses.fields(LotteryConfig):
+def add_arguments(parser, cls=None):
+    """One option per setting of `cls` (LotteryConfig by default; --batch-size for
+    batch_size), in a group per section, and --preset for the lottery.  Options not given
+    are None, so presets and defaults fill them in."""
+    cls = cls or LotteryConfig
+    if cls is LotteryConfig:
+        parser.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
+    defaults = cls()
+    groups = {}
+    for f in dataclasses.fields(cls):
         meta, flag = f.metadata, "--" + f.name.replace("_", "-")
         text = meta["help"].replace("%", "%%")
+        if meta["section"] not in groups:
+            groups[meta["section"]] = parser.add_argument_group(f"{meta['section']} settings")
         group = groups[meta["section"]]
         if f.type in (bool, "bool"):
             group.add_argument(flag, action="store_true", default=None, help=text)
@@ -232,11 +237,14 @@ def add_arguments(parser):
         group.add_argument(flag, type=kind, choices=choices, help=text)
 
 
-def from_arguments(args):
-    """The LotteryConfig of parsed arguments: the preset, then every option given."""
-    values = dict(PRESETS[args.preset]) if getattr(args, "preset", None) else {}
-    for f in dataclasses.fields(LotteryConfig):
+def from_arguments(args, cls=None):
+    """The config (LotteryConfig by default) of parsed arguments: the preset, then every
+    option given."""
+    cls = cls or LotteryConfig
+    values = dict(PRESETS[args.preset]) if getattr(args, "preset", None) and \
+        cls is LotteryConfig else {}
+    for f in dataclasses.fields(cls):
         value = getattr(args, f.name, None)
         if value is not None:
             values[f.name] = value
-    return LotteryConfig(**values)
+    return cls(**values)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import models
+from . import io, models
 from .config import LotteryConfig
 from .rundir import find_runs
 
@@ -271,3 +271,72 @@ def _own_level(levels, target, targets):
     """The level whose nearest row is `target` (the nearest such, if two are)."""
     mine = [s for s in levels if min(targets, key=lambda t: _distance(s, t)) == target]
     return min(mine, key=lambda s: _distance(s, target)) if mine else None
+
+
+# ------------------------------------------------------------------ distillation
+def distill_label(summary):
+    """"progressive, n=4 learned" and the like, from a distillation run's summary."""
+    return f"{summary['method']}, {summary.get('label') or summary['rules']}"
+
+
+def distill_figure(run_dir, out, title=None):
+    """A distillation run (hyperprune.distill): validation loss against iteration, alpha
+    on a second axis, the teacher's validation loss and the end of stage A marked."""
+    meta = io.load_json(Path(run_dir) / "metrics.json")
+    curve, s = meta["curve"], meta["summary"]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([p["iteration"] for p in curve], [p["val_loss"] for p in curve], "o-", ms=3,
+            color="C0", label="student, validation loss")
+    ax.axhline(s["teacher_val_loss"], color="k", ls=":", lw=1, label="teacher")
+    config = io.load_json(Path(run_dir) / "config.json")["config"]
+    if s["method"] == "progressive":
+        ax.axvline(config["stage_a_iters"], color="gray", ls="--", lw=1,
+                   label="stage A -> B (dense dropped)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("validation loss (cross-entropy)")
+    ax.grid(True, alpha=0.3)
+    twin = ax.twinx()
+    twin.plot([p["iteration"] for p in curve], [p["alpha"] for p in curve], color="C3",
+              lw=1, label="alpha")
+    twin.set_ylabel("alpha (0 dense, 1 PHM)", color="C3")
+    twin.set_ylim(-0.05, 1.05)
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
+    name = title or (f"{s['method']} ({s['rules']} rules, {s['capacity']} capacity): "
+                     f"{s['student_parameters']:,} parameters")
+    return _save(fig, out, name)
+
+
+def distill_comparison(groups, out, title=None, x="student_parameters"):
+    """Final validation loss of distillation runs against their parameter count (or
+    x="bytes": bytes of the 8-bit file), mean and min-max over each group's replicates.
+
+    groups: {label: [run_dir, ...]} -- one marker per label; the teacher(s) as a star."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    teachers = {}
+    for i, (label, dirs) in enumerate(groups.items()):
+        summaries = [io.load_json(Path(d) / "metrics.json")["summary"] for d in dirs]
+        xs = [s[x] if x != "bytes" else s["quantization"]["student"]["8"]["bytes"]
+              for s in summaries]
+        ys = [s["final_val_loss"] for s in summaries]
+        mean = sum(ys) / len(ys)
+        ax.errorbar([sum(xs) / len(xs)], [mean], yerr=[[mean - min(ys)], [max(ys) - mean]],
+                    fmt="os^vDP"[i % 6], ms=6, capsize=3, color=f"C{i}",
+                    label=f"{label} (n={len(ys)})")
+        for s in summaries:
+            tx = s["teacher_parameters"] if x != "bytes" else \
+                s["quantization"]["teacher"]["8"]["bytes"]
+            teachers[round(s["teacher_val_loss"], 6)] = tx
+    for loss, tx in teachers.items():
+        ax.plot([tx], [loss], "k*", ms=10)
+    if teachers:
+        ax.plot([], [], "k*", ms=10, label="dense teacher")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters" if x != "bytes" else "bytes on disk (8-bit .hpz)")
+    ax.set_ylabel("final validation loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, out, title)

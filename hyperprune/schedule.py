@@ -1,4 +1,5 @@
-"""Learning-rate schedules.  CosineSchedule: nanoGPT's warmup + cosine decay.
+"""Schedules.  CosineSchedule: nanoGPT's warmup + cosine decay of the learning rate;
+fade: the 0 -> 1 ramp of an interpolation weight alpha (progressive replacement).
 
 For iteration it (from 0), with W = warmup_iters and D = decay_iters:
 
@@ -66,3 +67,40 @@ class CosineSchedule:
     def load_state_dict(self, state):
         self.iteration = int(state["iteration"])
         self._apply()
+
+
+FADES = ("linear", "cosine")
+
+
+def fade(iteration, fade_iters, kind="linear"):
+    """alpha of iteration `iteration`: 0 at iteration 0, 1 from iteration fade_iters on.
+
+        linear   alpha = r                   r = min(1, iteration / fade_iters)
+        cosine   alpha = (1 - cos(pi r)) / 2  (slow at both ends: no jump in the slope)
+
+    fade_iters = 0 is an abrupt switch: alpha = 1 from the start."""
+    if kind not in FADES:
+        raise ValueError(f"unknown fade {kind!r}: expected one of {', '.join(FADES)}")
+    if fade_iters < 0 or iteration < 0:
+        raise ValueError(f"fade: iteration ({iteration}) and fade_iters ({fade_iters}) must "
+                         "be >= 0")
+    if fade_iters == 0:
+        return 1.0
+    r = min(1.0, iteration / fade_iters)
+    return r if kind == "linear" else 0.5 * (1.0 - math.cos(math.pi * r))
+
+
+def fade_iteration(alpha, fade_iters, kind="linear"):
+    """The first iteration whose fade(...) >= alpha (where a run evaluates alpha = .25,
+    .5, ...)."""
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if fade_iters == 0:
+        return 0
+    r = alpha if kind == "linear" else math.acos(1.0 - 2.0 * alpha) / math.pi
+    it = max(0, min(fade_iters, math.ceil(r * fade_iters - 1e-9)))
+    while it > 0 and fade(it - 1, fade_iters, kind) >= alpha:
+        it -= 1
+    while fade(it, fade_iters, kind) < alpha:
+        it += 1
+    return it

@@ -65,6 +65,8 @@ GRADCHECKS = {
                                  hp.tensor(np.array(0.25)).data, 3, relaxed=True)(w),
                              lambda: (hp.tensor(np.array([[-1.2, -0.4, 0.1], [0.5, 0.9, 2.0]]),
                                                 requires_grad=True),)),
+    F.KDLossFunction: (lambda s, t: F.KDLossFunction(2.5)(s, t),
+                       lambda: (make(2, 3, 5, seed=1), make(2, 3, 5, seed=2))),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
     F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),

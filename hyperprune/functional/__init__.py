@@ -13,7 +13,7 @@ applies), so a Function and a Module never share a name.
                   embedding
     linear        matmul linear hypercomplex_linear hamilton_linear
     phm           kronecker_sum phm_linear (PHM layers: sums of Kronecker products)
-    loss          cross_entropy mse_loss (mse)
+    loss          cross_entropy mse_loss (mse) kd_loss (distillation)
     conv          conv2d hypercomplex_conv2d quaternion_conv2d phm_conv2d max_pool2d avg_pool2d
                   global_avg_pool2d (and im2col / col2im, output_size)
     norm          layer_norm
@@ -44,7 +44,8 @@ from .elementwise import (Add, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub, add, div
                           dropout, dropout_mask, exp, log, mul, neg, pow, sqrt, sub)
 from .linear import (HypercomplexLinearFunction, LinearFunction, MatMul, hamilton_linear,
                      hypercomplex_linear, linear, matmul)
-from .loss import REDUCTIONS, CrossEntropy, cross_entropy, mse, mse_loss
+from .loss import (REDUCTIONS, CrossEntropy, KDLossFunction, cross_entropy, kd_loss, mse,
+                   mse_loss)
 from .norm import LayerNormFunction, layer_norm
 from .phm import KroneckerSum, PHMLinearFunction, kronecker_sum, phm_linear
 from .quantize import FakeQuantizeFunction, fake_quantize, grid_max

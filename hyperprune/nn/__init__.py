@@ -8,6 +8,7 @@ from .layers import Dropout, Embedding, Flatten, Identity
 from .linear import HypercomplexLinear, Linear, PHMLinear, QLinear
 from .module import Module, Parameter, Sequential
 from .norm import LayerNorm
+from .progressive import ProgressivePHM
 
 # layers whose `weight` the pruning module may mask (biases, norms and PHM rules never
 # are); the hypercomplex classes cover QLinear and QConv2d, their subclasses.  Each
@@ -19,4 +20,4 @@ __all__ = ["PRUNABLE", "Module", "Parameter", "Sequential", "Linear", "QLinear",
            "PHMConv2d", "MaxPool2d",
            "AvgPool2d", "GlobalAvgPool2d", "ReLU", "Tanh", "Sigmoid", "GELU", "ModReLU",
            "Dropout", "Flatten", "Identity", "LayerNorm", "Embedding", "MultiHeadAttention",
-           "QMultiHeadAttention", "HypercomplexMultiHeadAttention", "init"]
+           "QMultiHeadAttention", "HypercomplexMultiHeadAttention", "ProgressivePHM", "init"]

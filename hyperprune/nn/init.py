@@ -110,6 +110,21 @@ def phm(n, shape, fan_in, fan_out, criterion="glorot"):
     return rules, weight
 
 
+def fixed_rules(name, rules, n):
+    """(the Algebra or None, the (n, n, n) rules) of fixed PHM rules: an algebra's name or
+    Algebra (its table's rules), or an (n, n, n) array."""
+    if isinstance(rules, str) or hasattr(rules, "rules"):
+        algebra = get_algebra(rules)
+        if algebra.dim != n:
+            raise ValueError(f"{name}: rules {algebra.name!r} are {algebra.dim}x"
+                             f"{algebra.dim}, not n = {n}")
+        return algebra, algebra.rules
+    fixed = np.asarray(rules, dtype=np.float64)
+    if fixed.shape != (n, n, n):
+        raise ValueError(f"{name}: rules must have shape ({n}, {n}, {n}), got {fixed.shape}")
+    return None, fixed
+
+
 def phm_parameters(name, rules, n, shape, init, fan_in, fan_out):
     """(learned rules or None, fixed rules or None, weight) of a PHM layer named `name`, as
     float64 host arrays.  rules: "learned" (init by `phm`), an algebra's name or Algebra
@@ -117,19 +132,63 @@ def phm_parameters(name, rules, n, shape, init, fan_in, fan_out):
     if isinstance(rules, str) and rules == "learned":
         learned, w = phm(n, shape, fan_in, fan_out, init)
         return learned, None, w
-    if isinstance(rules, str) or hasattr(rules, "rules"):
-        algebra = get_algebra(rules)
-        if algebra.dim != n:
-            raise ValueError(f"{name}: rules {algebra.name!r} are {algebra.dim}x"
-                             f"{algebra.dim}, not n = {n}")
-        fixed = algebra.rules
-    else:
-        fixed = np.asarray(rules, dtype=np.float64)
-        if fixed.shape != (n, n, n):
-            raise ValueError(f"{name}: rules must have shape ({n}, {n}, {n}), got "
-                             f"{fixed.shape}")
-        algebra = None
+    algebra, fixed = fixed_rules(name, rules, n)
     if algebra is QUATERNION:
         return None, fixed, quaternion_polar(shape, init)
     check_criterion(init)
     return None, fixed, real_init(f"{init}_normal", shape, fan_in, fan_out)
+
+
+# ------------------------------------------------------------- projection onto PHM layers
+def kronecker_rearrangement(w, n):
+    """R(W) of Van Loan & Pitsianis (1993): W (out, in, *k) as (n^2, out/n in/n K), row
+    (p, q) holding block (p, q) of W flattened.  A sum of Kronecker products is a low-rank
+    matrix in this arrangement: R(sum_i A_i ⊗ S_i) = sum_i vec(A_i) vec(S_i)^T, so
+    "nearest sum of n Kronecker products" becomes "nearest rank-n matrix"."""
+    w = np.asarray(w, dtype=np.float64)
+    out, inp = w.shape[:2]
+    if out % n or inp % n:
+        raise ValueError(f"a weight of shape {w.shape} has no ({n} x {n}) block structure: "
+                         f"n = {n} must divide {out} and {inp}")
+    blocks = w.reshape(n, out // n, n, inp // n, *w.shape[2:])       # [p, a, q, b, k]
+    return np.moveaxis(blocks, 2, 1).reshape(n * n, -1)              # [(p, q), (a, b, k)]
+
+
+def phm_projection(w, n, rules="learned"):
+    """The PHM layer nearest to a trained dense weight in the Frobenius norm.
+
+    Returns (rules (n, n, n) -- A_i = rules[i] --, weight (n, out/n, in/n, *k) -- S_i,
+    relative error ||H - W|| / ||W||), with H = sum_i A_i ⊗ S_i as in PHMLinear.
+
+    rules="learned": the Van Loan-Pitsianis solution.  With R = R(W) (see
+    kronecker_rearrangement) and its SVD R = sum_j sigma_j u_j v_j^T, the best rank-n
+    approximation (Eckart-Young) is the first n terms, so
+
+        A_i = sqrt(n) u_i (n x n),   S_i = sigma_i / sqrt(n) v_i,   error^2 = sum_{j>n} sigma_j^2
+
+    (the sqrt(n) split gives A the scale of nn.init.phm's rules, Var = 1/n; H does not
+    depend on it).  A matrix of i.i.d. entries spreads its energy about evenly over the
+    n^2 singular values, so its error is near sqrt(1 - 1/n); a trained weight with Kronecker
+    structure does better.
+
+    rules fixed (an algebra's name, an Algebra or an (n, n, n) array): the least-squares S
+    for those A, S = argmin ||R - vec(A) S||, i.e. the normal equations (A^T A) S = A^T R
+    with A the (n^2, n) matrix of the vectorized rules (for an algebra's table A^T A = n I:
+    S_i averages the n blocks of W where A_i appears, with their signs).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    R = kronecker_rearrangement(w, n)
+    shape = (n, w.shape[0] // n, w.shape[1] // n) + w.shape[2:]
+    if isinstance(rules, str) and rules == "learned":
+        u, sigma, vt = np.linalg.svd(R, full_matrices=False)
+        k = min(n, sigma.size)
+        A = np.zeros((n, n, n))
+        S = np.zeros((n, R.shape[1]))
+        A[:k] = (math.sqrt(n) * u[:, :k].T).reshape(k, n, n)
+        S[:k] = sigma[:k, None] / math.sqrt(n) * vt[:k]
+    else:
+        _, A = fixed_rules("phm_projection", rules, n)
+        S = np.linalg.lstsq(A.reshape(n, n * n).T, R, rcond=None)[0]
+    residual = R - A.reshape(n, n * n).T @ S
+    error = np.linalg.norm(residual) / max(np.linalg.norm(R), np.finfo(float).tiny)
+    return A, S.reshape(shape), float(error)
