@@ -65,6 +65,10 @@ GRADCHECKS = {
                                  hp.tensor(np.array(0.25)).data, 3, relaxed=True)(w),
                              lambda: (hp.tensor(np.array([[-1.2, -0.4, 0.1], [0.5, 0.9, 2.0]]),
                                                 requires_grad=True),)),
+    # the straight-through backward is the exact derivative of the relaxed op w * |s|
+    # (scores off 0, the kink of |s|); an element-shaped score is summed over components
+    F.SupermaskFunction: (lambda w, s: F.SupermaskFunction(3, relaxed=True)(w, s),
+                          lambda: (make(4, 2, 3), off_kink(2, 3))),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
     F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),

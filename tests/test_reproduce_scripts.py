@@ -44,6 +44,6 @@ def test_a_script_writes_only_under_OUT(script, tmp_path):
     subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, check=True,
                    capture_output=True, timeout=60)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert any(c[0] == "lottery" for c in calls)
+    assert any(c[0] in ("lottery", "supermask") for c in calls)
     paths = written_paths(calls)
     assert paths and all(Path(p).resolve().is_relative_to(out) for p in paths), paths
