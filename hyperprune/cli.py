@@ -3,6 +3,8 @@
     hyperprune                       the main job: a quick real-vs-quaternion lottery on
                                      the embedded MNIST, ending with its figure
     hyperprune lottery ...           an iterative-magnitude-pruning run (resumable)
+    hyperprune supermask ...         a strong-ticket run: scores trained on frozen random
+                                     weights, the top `keep` of each layer (resumable)
     hyperprune plot RUN_DIR ... -o F the lottery figure of finished runs
     hyperprune demo ...              train a real and a quaternion MLP, compare
     hyperprune export RUN_DIR --level K --bits B -o M.hpz    a compressed k-bit model file
@@ -18,12 +20,15 @@ from pathlib import Path
 from . import __version__
 
 
-def _add_lottery_arguments(p):
+def _add_lottery_arguments(p, supermask=False):
     from . import config
     p.add_argument("--run-dir", required=True, help="where the run lives (resumes if it exists)")
-    config.add_arguments(p)
-    p.add_argument("--replicates", type=int, default=1,
-                   help="N > 1: seeds seed..seed+N-1, in RUN_DIR/replicate_0..N-1")
+    if supermask:
+        config.add_arguments(p, config.SupermaskConfig, presets=None)
+    else:
+        config.add_arguments(p)
+        p.add_argument("--replicates", type=int, default=1,
+                       help="N > 1: seeds seed..seed+N-1, in RUN_DIR/replicate_0..N-1")
     p.add_argument("--restart", action="store_true",
                    help="start again a run that never finished its first level (e.g. "
                         "with other settings after a failed start)")
@@ -45,6 +50,16 @@ def lottery_command(args):
         raise ValueError("--replicates must be >= 1")
     run_lottery(config, args.run_dir, args.replicates, args.data_dir, args.quiet,
                 _command_line(), args.restart)
+    print(f"run directory: {args.run_dir}")
+    return 0
+
+
+def supermask_command(args):
+    from .config import SupermaskConfig, from_arguments
+    from .supermask import run_supermask
+    config = from_arguments(args, SupermaskConfig, presets={})
+    run_supermask(config, args.run_dir, args.data_dir, args.quiet, _command_line(),
+                  args.restart)
     print(f"run directory: {args.run_dir}")
     return 0
 
@@ -113,6 +128,10 @@ def main(argv=None):
     _add_lottery_arguments(sub.add_parser(
         "lottery", help="iterative magnitude pruning with rewinding (resumable)"))
 
+    _add_lottery_arguments(sub.add_parser(
+        "supermask", help="a strong lottery ticket: scores trained on frozen random "
+        "weights, the top --keep fraction of each layer used (resumable)"), supermask=True)
+
     plot = sub.add_parser("plot", help="the lottery figure of finished runs")
     plot.add_argument("run_dirs", nargs="+")
     plot.add_argument("-o", "--out", default="lottery.png")
@@ -152,7 +171,7 @@ def main(argv=None):
     distill.add_argument("--run-dir", required=True,
                          help="where the run lives (resumes if it exists)")
     from .distill import DistillConfig
-    _config.add_arguments(distill, DistillConfig)
+    _config.add_arguments(distill, DistillConfig, presets=None)
     distill.add_argument("--data-dir", default=None)
     distill.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -169,6 +188,8 @@ def main(argv=None):
             return main_job(args)
         if args.command == "lottery":
             return lottery_command(args)
+        if args.command == "supermask":
+            return supermask_command(args)
         if args.command == "plot":
             return plot_command(args)
         if args.command == "demo":
@@ -184,9 +205,10 @@ def main(argv=None):
         print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        where = f" in {args.run_dir}" if args.command in (None, "lottery") else ""
+        runs = (None, "lottery", "supermask")
+        where = f" in {args.run_dir}" if args.command in runs else ""
         again = (": the same command resumes it" + where +
-                 ", from its last checkpoint") if args.command in (None, "lottery") else ""
+                 ", from its last checkpoint") if args.command in runs else ""
         print(f"\nhyperprune {args.command or ''}: interrupted{again}", file=sys.stderr)
         return 130
 
@@ -222,7 +244,7 @@ def distill_command(args):
     from .config import from_arguments
     from .distill import DistillConfig
     from .distill import DistillRun
-    config = from_arguments(args, DistillConfig)
+    config = from_arguments(args, DistillConfig, presets={})
     s = DistillRun(config, args.run_dir, args.data_dir, args.quiet, _command_line()).run()
     print(f"{s['method']} ({s['rules']} rules, {s['capacity']} capacity): validation loss "
           f"{s['final_val_loss']:.4f} with {s['student_parameters']:,} parameters (teacher "

@@ -1,10 +1,14 @@
-"""The settings of a run: one plain dataclass, its fields grouped by concern, and presets.
+"""The settings of a run: plain dataclasses, their fields grouped by concern, and presets.
 
-    model     which network: family, algebra, sizes
-    data      what it reads: dataset, input encoding, augmentation, splits
+    model     which network: family, algebra, sizes                 (ModelSettings)
+    data      what it reads: dataset, input encoding, augmentation, splits   (ModelSettings)
     training  how each level trains: iterations, batch, optimizer, schedule, evaluation
     pruning   how each round prunes: scope, strategy, rates, granularity, rounds, rewinding
+    supermask which random weights, which fraction of them is kept, how masks are scored
     run       the seed and the controls
+
+LotteryConfig (an IMP run: hyperprune.lottery) and SupermaskConfig (a strong-ticket run:
+hyperprune.supermask) share the model and data sections through ModelSettings.
 
 Each field is declared once, with its default, its help text and (where it has one) its
 list of choices; the command line is generated from these declarations (`add_arguments`,
@@ -20,23 +24,24 @@ from . import models, prune
 from .checks import check_choice
 from .datasets import DATASETS
 from .models.encodings import ENCODINGS
+from .nn.supermask import GRANULARITIES as SUPERMASK_GRANULARITIES, INITS as SUPERMASK_INITS
 
-SECTIONS = ("model", "data", "training", "pruning", "run")
+SECTIONS = ("model", "data", "training", "pruning", "supermask", "run")
 CONTROLS = ("none", "reinit", "random_pruning")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
 
 
 def setting(section, default, help, choices=None, what=None):
-    """A field of LotteryConfig: its section, default, help and choices; `what` names the
+    """A field of a run's settings: its section, default, help and choices; `what` names the
     setting in error messages (default: its name)."""
     return field(default=default, metadata=dict(section=section, help=help, choices=choices,
                                                 what=what))
 
 
 @dataclass
-class LotteryConfig:
-    """Every setting of one IMP run (one replicate); see the module docstring."""
+class ModelSettings:
+    """The model and data sections, which every runner's settings share."""
 
     # ------------------------------------------------------------------------- model
     model: str = setting("model", "lenet_300_100", "the network",
@@ -72,6 +77,55 @@ class LotteryConfig:
                               "(at least 1: the early stop needs them)")
     train_subset: int = setting("data", 0, "train on the first N images (0: all)")
     eval_iters: int = setting("data", 20, "text: validation batches per evaluation")
+
+    def validate_model(self):
+        """Check every setting's choices and the model and data sections (without building
+        anything); `dataset` auto becomes the model's own.  Returns the model's Family."""
+        family = models.get_family(self.model)     # its message lists the models
+        if self.dataset == "auto":
+            self.dataset = family.datasets[0]
+        for f in dataclasses.fields(self):
+            if f.metadata["choices"] is not None:
+                check_choice(getattr(self, f.name), f.metadata["choices"],
+                             f.metadata["what"] or f.name)
+        family.check(self.algebra, self.dataset)
+        defaults = type(self)()
+        ignored = [f.name for f in dataclasses.fields(self)
+                   if f.metadata["section"] == "model" and f.name not in ("model", "algebra")
+                   and f.name not in family.settings.values()
+                   and getattr(self, f.name) != getattr(defaults, f.name)]
+        if ignored:
+            raise ValueError(f"{self.model} has no setting {', '.join(ignored)} (its "
+                             f"settings: {', '.join(sorted(family.settings.values())) or 'none'})")
+        if self.validation < 1:
+            raise ValueError(f"validation must be >= 1 (early stopping needs a validation "
+                             f"split), got {self.validation}")
+        return family
+
+    def check_counts(self, non_negative, positive):
+        """ValueError unless each named setting is >= 0 (non_negative) or >= 1 (positive)."""
+        for names, least in ((non_negative, 0), (positive, 1)):
+            for name in names:
+                if getattr(self, name) < least:
+                    raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Settings from a flat dict (config.json); settings added later keep defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}")
+        return cls(**values)
+
+
+@dataclass
+class LotteryConfig(ModelSettings):
+    """Every setting of one IMP run (one replicate); see the module docstring."""
+
     # ---------------------------------------------------------------------- training
     iterations: int = setting("training", 50000, "training iterations per level")
     batch_size: int = setting("training", 60, "examples (sequences) per batch")
@@ -128,22 +182,7 @@ class LotteryConfig:
     def validate(self):
         """Check every setting (without building anything); `dataset` auto becomes the
         model's own.  Returns self."""
-        family = models.get_family(self.model)     # its message lists the models
-        if self.dataset == "auto":
-            self.dataset = family.datasets[0]
-        for f in dataclasses.fields(self):
-            if f.metadata["choices"] is not None:
-                check_choice(getattr(self, f.name), f.metadata["choices"],
-                             f.metadata["what"] or f.name)
-        family.check(self.algebra, self.dataset)
-        defaults = LotteryConfig()
-        ignored = [f.name for f in dataclasses.fields(self)
-                   if f.metadata["section"] == "model" and f.name not in ("model", "algebra")
-                   and f.name not in family.settings.values()
-                   and getattr(self, f.name) != getattr(defaults, f.name)]
-        if ignored:
-            raise ValueError(f"{self.model} has no setting {', '.join(ignored)} (its "
-                             f"settings: {', '.join(sorted(family.settings.values())) or 'none'})")
+        self.validate_model()
         if self.control == "reinit" and not self.masks_from:
             raise ValueError("control 'reinit' needs masks_from: the run whose masks to train")
         if self.control == "random_pruning" and self.strategy == "global" and \
@@ -151,33 +190,14 @@ class LotteryConfig:
             raise ValueError("control 'random_pruning' under the global strategy needs "
                              "masks_from: the ticket whose per-layer counts it keeps (a "
                              "global ranking of the control's own weights would not)")
-        if self.validation < 1:
-            raise ValueError(f"validation must be >= 1 (early stopping needs a validation "
-                             f"split), got {self.validation}")
-        for name in ("levels", "rewind_iteration", "train_subset", "patience"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("iterations", "batch_size", "eval_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_counts(("levels", "rewind_iteration", "train_subset", "patience"),
+                          ("iterations", "batch_size", "eval_every", "checkpoint_every"))
         if self.lr_schedule == "cosine" and not 0 <= self.warmup_iters <= self.iterations:
             raise ValueError(f"warmup_iters ({self.warmup_iters}) must be within the "
                              f"{self.iterations} iterations of a level")
         if self.rewind_iteration >= self.iterations:
             raise ValueError("rewind_iteration must be smaller than iterations")
         return self
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        """A config from a flat dict (config.json); settings added later keep defaults."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown settings {unknown}")
-        return cls(**values)
 
 
 PRESETS = {
@@ -213,16 +233,93 @@ PRESET_HELP = ("a protocol's settings (explicit options override them): frankle 
                "shakespeare_char, QKV pruned 50%% per round")
 
 
-def add_arguments(parser, cls=None):
-    """One option per setting of `cls` (LotteryConfig by default; --batch-size for
-    batch_size), in a group per section, and --preset for the lottery.  Options not given
-    are None, so presets and defaults fill them in."""
-    cls = cls or LotteryConfig
-    if cls is LotteryConfig:
-        parser.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
+@dataclass
+class SupermaskConfig(ModelSettings):
+    """Every setting of one strong-ticket run (hyperprune.supermask): the weights stay as
+    drawn at random, a score per weight is trained, and the forward uses the top `keep`
+    of each layer.  Defaults: hidden-networks' small-scale protocol (SGD, momentum 0.9,
+    lr 0.1 with cosine decay to 0, weight decay 1e-4 on the scores, batch 128, 100
+    epochs) on LeNet-300-100: 43,000 iterations are 100 epochs of MNIST's 55,000 images."""
+
+    # ---------------------------------------------------------------------- training
+    iterations: int = setting("training", 43000, "training iterations (430 are an epoch "
+                              "of MNIST's 55,000 training images at batch 128)")
+    batch_size: int = setting("training", 128, "examples per batch")
+    optimizer: str = setting("training", "sgd", "the scores' optimizer",
+                             choices=("sgd", "adam"))
+    lr: float = setting("training", 0.1, "learning rate")
+    beta2: float = setting("training", 0.999, "adam: second-moment decay")
+    momentum: float = setting("training", 0.9, "sgd: momentum")
+    weight_decay: float = setting("training", 1e-4, "weight decay of the scores")
+    lr_schedule: str = setting("training", "cosine", "cosine: linear warmup, then decay",
+                               choices=SCHEDULES, what="learning-rate schedule")
+    warmup_iters: int = setting("training", 0, "cosine: warmup iterations")
+    min_lr: float = setting("training", 0.0, "cosine: the final learning rate")
+    grad_clip: float = setting("training", 0.0, "> 0: clip the global gradient norm")
+    eval_every: int = setting("training", 430, "evaluate every N iterations")
+    patience: int = setting("training", 0, "stop once the validation loss has not "
+                            "improved for this many iterations (0: train every iteration)")
+    test_when_improved: bool = setting("training", False, "evaluate the test set only when "
+                                       "the validation loss improves (and at the end)")
+    checkpoint_every: int = setting("training", 1000, "save a checkpoint every N iterations")
+    # --------------------------------------------------------------------- supermask
+    keep: float = setting("supermask", 0.5, "the fraction of each layer's weights KEPT: "
+                          "the forward uses round(keep x n) of a layer's n weights, those "
+                          "of the largest |score| (hidden-networks' --prune-rate in its "
+                          "mask code)")
+    init: str = setting("supermask", "signed_constant", "the random weights: kaiming_normal "
+                        "N(0, 2/fan_in); signed_constant ±sqrt(2/fan_in); kbit the nonzero "
+                        "codes of a --weight-bits grid, uniformly, variance 2/fan_in "
+                        "(fan_in in real units; hypercomplex layers: per component)",
+                        choices=SUPERMASK_INITS, what="supermask init")
+    weight_bits: int = setting("supermask", 4, "kbit: the bits of the weights' grid (2-8)")
+    granularity: str = setting("supermask", "component", "element: one score per "
+                               "hypercomplex weight, its n components kept or dropped "
+                               "together (real layers: per entry)",
+                               choices=SUPERMASK_GRANULARITIES, what="supermask granularity")
+    binary: bool = setting("supermask", False, "Multi-Prize (biprop): the forward uses "
+                           "alpha sign(W) x mask, alpha the mean |W| of a layer's kept weights")
+    scale_fan: bool = setting("supermask", False, "draw the weights with fan_in x keep (the "
+                              "fan of the kept weights) instead of fan_in")
+    # --------------------------------------------------------------------------- run
+    seed: int = setting("run", 0, "seeds the random weights, the scores and the batches")
+
+    # settings that may change between invocations of one run directory
+    RESUMABLE = ("checkpoint_every",)
+    # what the runner machinery shared with IMP (hyperprune.lottery) reads: a supermask
+    # run is one level (0), never rewound, with every prunable layer scored
+    levels, rewind_iteration, control, scope = 0, 0, "none", "all"
+
+    def validate(self):
+        """Check every setting (without building anything).  Returns self."""
+        self.validate_model()
+        if self.algebra == "phm":
+            raise ValueError("supermask: algebra phm learns its rules, which a supermask "
+                             "run keeps random; use real, complex, quaternion or octonion")
+        if not 0 < self.keep <= 1:
+            raise ValueError(f"keep must be in (0, 1] (the fraction of each layer's weights "
+                             f"kept), got {self.keep}")
+        if self.init == "kbit" and not 2 <= self.weight_bits <= 8:
+            raise ValueError(f"weight_bits must be 2 to 8, got {self.weight_bits}")
+        self.check_counts(("train_subset", "patience", "warmup_iters"),
+                          ("iterations", "batch_size", "eval_every", "checkpoint_every"))
+        if self.lr_schedule == "cosine" and self.warmup_iters > self.iterations:
+            raise ValueError(f"warmup_iters ({self.warmup_iters}) must be within the "
+                             f"{self.iterations} iterations")
+        return self
+
+
+def add_arguments(parser, cls=LotteryConfig, presets=PRESETS, preset_help=PRESET_HELP):
+    """One option per setting of `cls` (--batch-size for batch_size), in a group per
+    section, and --preset (when there are presets).  Options not given are None, so
+    presets and defaults fill them in."""
+    if presets:
+        parser.add_argument("--preset", choices=sorted(presets), help=preset_help)
     defaults = cls()
-    groups = {}
-    for f in dataclasses.fields(cls):
+    fields = dataclasses.fields(cls)
+    groups = {s: parser.add_argument_group(f"{s} settings") for s in SECTIONS
+              if any(f.metadata["section"] == s for f in fields)}
+    for f in fields:
         meta, flag = f.metadata, "--" + f.name.replace("_", "-")
         text = meta["help"].replace("%", "%%")
         if meta["section"] not in groups:
@@ -237,12 +334,9 @@ def add_arguments(parser, cls=None):
         group.add_argument(flag, type=kind, choices=choices, help=text)
 
 
-def from_arguments(args, cls=None):
-    """The config (LotteryConfig by default) of parsed arguments: the preset, then every
-    option given."""
-    cls = cls or LotteryConfig
-    values = dict(PRESETS[args.preset]) if getattr(args, "preset", None) and \
-        cls is LotteryConfig else {}
+def from_arguments(args, cls=LotteryConfig, presets=PRESETS):
+    """The settings (`cls`) of parsed arguments: the preset, then every option given."""
+    values = dict(presets[args.preset]) if getattr(args, "preset", None) else {}
     for f in dataclasses.fields(cls):
         value = getattr(args, f.name, None)
         if value is not None:

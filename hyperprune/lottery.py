@@ -117,10 +117,10 @@ class LotteryRun:
             raise ValueError(f"{self.dir.path}: --restart only restarts a run that never "
                              "finished a level; this one has: use another --run-dir")
         # settings added in later versions take their default in older run dirs
-        saved = {**LotteryConfig().to_dict(), **self.dir.read_config()}
+        saved = {**type(self.config)().to_dict(), **self.dir.read_config()}
         current = self.config.to_dict()
         diff = {k: (saved.get(k), v) for k, v in current.items()
-                if saved.get(k) != v and k not in LotteryConfig.RESUMABLE}
+                if saved.get(k) != v and k not in self.config.RESUMABLE}
         if diff:
             hint = ("Use another --run-dir, or the same settings to resume." if started else
                     "It never finished a level: add --restart to start it again with "
@@ -128,6 +128,16 @@ class LotteryRun:
             raise ValueError(f"{self.dir.path} holds a run with other settings "
                              f"{ {k: v[0] for k, v in diff.items()} }; this command has "
                              f"{ {k: v[1] for k, v in diff.items()} }. {hint}")
+
+    # what a runner built on this loop (hyperprune.supermask) may change
+    def build_model(self):
+        return build_model(self.config)
+
+    def make_optimizer(self, model):
+        return make_optimizer(self.config, model)
+
+    def progress_label(self, level, masks):
+        return f"level {level:2d} Pm {masks.density():6.2%}"
 
     def finished_levels(self):
         return self.dir.finished_levels(self.config.levels)
@@ -169,9 +179,9 @@ class LotteryRun:
         spent).  The library's random stream (dropout) starts from (seed, level), or from
         the checkpoint's state, so a level's numbers never depend on what ran before."""
         cfg = self.config
-        model = build_model(cfg)
+        model = self.build_model()
         masks = self._level_mask(level, model)
-        opt = make_optimizer(cfg, model)
+        opt = self.make_optimizer(model)
         backend.manual_seed((cfg.seed, level, DROPOUT_STREAM))
         state = self._load_checkpoint(level, model, opt)
         if state is None:
@@ -191,7 +201,7 @@ class LotteryRun:
             schedule = CosineSchedule(opt, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                       cfg.iterations)
         bar = tqdm(total=cfg.iterations, initial=iteration, disable=self.quiet, leave=False,
-                   desc=f"level {level:2d} Pm {masks.density():6.2%}", file=sys.stderr)
+                   desc=self.progress_label(level, masks), file=sys.stderr)
         # overflow warnings of a diverging run are replaced by one clear error below
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while iteration < cfg.iterations:
@@ -269,7 +279,7 @@ class LotteryRun:
         against its rebuild whenever the run resumes (a changed init.npz is refused)."""
         cfg = self.config
         backend.manual_seed(cfg.seed + (10_000 if cfg.control == "reinit" else 0))
-        state = build_model(cfg).state_dict()
+        state = self.build_model().state_dict()
         path = self.dir.init_path
         if not path.exists():
             io.save_npz(path, dict(state))

@@ -7,6 +7,9 @@ real and quaternion on the same axes:
     right   early-stop iteration vs weights remaining
 x on a log scale, decreasing to the right; runs with the same label (algebra, strategy,
 granularity, control) are replicates: their mean is the line, min/max the band.
+
+Supermask runs (hyperprune.supermask: one point each) plot beside the IMP runs: the runs
+of one seed that differ only in `keep` are one line, over keep; seeds are replicates.
 """
 import json
 import textwrap
@@ -16,12 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from . import io, models
-from .config import LotteryConfig
+from .config import LotteryConfig, SupermaskConfig
 from .rundir import find_runs
 
 
 def run_label(config):
     algebra = config["algebra"]
+    if "keep" in config:                            # a supermask run
+        parts = ["supermask", algebra, config["init"].replace("_", " ")]
+        parts += [f"{config['weight_bits']}-bit"] if config["init"] == "kbit" else []
+        parts += ["whole-element"] if config["granularity"] == "element" and \
+            algebra != "real" else []
+        return " ".join(parts + (["biprop"] if config["binary"] else []))
     name = f"phm n={config.get('phm_n', 4)}" if algebra == "phm" else algebra
     parts = [name, config["strategy"]]
     if algebra != "real" and config.get("granularity") in ("quaternion", "element"):
@@ -62,17 +71,23 @@ def load_groups(paths):
     whose short labels coincide are told apart by the settings in which they differ
     (e.g. "real componentwise (rate 0.3)")."""
     experiments = OrderedDict()
-    defaults = LotteryConfig().to_dict()      # settings added later: their defaults
     for run in find_runs(paths):
         config, levels = run.read_metrics()
-        config = {**defaults, **config}
-        key = json.dumps({k: v for k, v in config.items() if k not in REPLICATE_FIELDS},
-                         sort_keys=True)
-        experiments.setdefault(key, (config, []))[1].append(levels)
+        supermask = "keep" in config
+        # settings added later: their defaults
+        config = {**(SupermaskConfig if supermask else LotteryConfig)().to_dict(), **config}
+        skip = REPLICATE_FIELDS + (("keep",) if supermask else ())
+        key = json.dumps({k: v for k, v in config.items() if k not in skip}, sort_keys=True)
+        replicates = experiments.setdefault(key, (config, OrderedDict()))[1]
+        # a supermask run is one point: a seed's runs over keep make its line
+        replicates.setdefault(config["seed"] if supermask else len(replicates),
+                              []).extend(levels)
     configs = [config for config, _ in experiments.values()]
-    groups = OrderedDict(zip(experiment_labels(configs),
-                             (levels for _, levels in experiments.values())))
-    order = sorted(groups, key=lambda label: (not label.startswith("real"), label))
+    groups = OrderedDict(zip(experiment_labels(configs), (
+        [sorted(r, key=lambda s: -s["pm_of_real"]) for r in replicates.values()]
+        for _, replicates in experiments.values())))
+    order = sorted(groups, key=lambda label: (label.startswith("supermask"),
+                                              "real" not in label.split()[:2], label))
     return OrderedDict((label, groups[label]) for label in order)
 
 
@@ -250,8 +265,10 @@ def _table(groups, targets, text, pick):
                 cells.append("—")
                 continue
             mean = lambda key: sum(p[key] for p in picks) / len(picks)  # noqa: E731
+            where = f"keep {picks[0]['keep']:g}" if "keep" in picks[0] else \
+                f"level {picks[0]['level']}"
             cells.append(f"{mean(keys[0]) * scale:.2f} / {mean(keys[1]) * scale:.2f} "
-                         f"(level {picks[0]['level']}, {picks[0]['pm_of_real'] * 100:.2f}%)")
+                         f"({where}, {picks[0]['pm_of_real'] * 100:.2f}%)")
         if any(c != "—" for c in cells):
             lines.append(f"| {target:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

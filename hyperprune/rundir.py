@@ -28,7 +28,8 @@ SUMMARY_FIELDS = ("level", "weights_remaining", "pm", "pm_of_real", "final_itera
                   "early_stop_iteration",
                   "early_stop_val_loss", "early_stop_val_acc", "early_stop_test_acc",
                   "final_val_loss", "final_val_acc", "final_test_acc", "final_test_loss",
-                  "early_stop_val_perplexity", "final_val_perplexity", "seconds")
+                  "early_stop_val_perplexity", "final_val_perplexity", "seconds",
+                  "keep")                                   # keep: a supermask run's
 CURVE_FIELDS = ("iteration", "train_loss", "val_loss", "val_acc", "test_loss", "test_acc",
                 "last")
 

@@ -67,6 +67,10 @@ GRADCHECKS = {
                                                 requires_grad=True),)),
     F.KDLossFunction: (lambda s, t: F.KDLossFunction(2.5)(s, t),
                        lambda: (make(2, 3, 5, seed=1), make(2, 3, 5, seed=2))),
+    # the straight-through backward is the exact derivative of the relaxed op w * |s|
+    # (scores off 0, the kink of |s|); an element-shaped score is summed over components
+    F.SupermaskFunction: (lambda w, s: F.SupermaskFunction(3, relaxed=True)(w, s),
+                          lambda: (make(4, 2, 3), off_kink(2, 3))),
     F.CrossEntropy: (lambda x: F.CrossEntropy(hp.tensor(TARGETS).data)(x),
                      lambda: (make(3, 4),)),
     F.HypercomplexLinearFunction: (lambda x, w, b: F.HypercomplexLinearFunction(QUATERNION)(x, w, b),

@@ -18,6 +18,8 @@ applies), so a Function and a Module never share a name.
                   global_avg_pool2d (and im2col / col2im, output_size)
     norm          layer_norm
     quantize      fake_quantize (k-bit grid forward, straight-through backward)
+    supermask     supermask (top-k of learned scores on frozen weights, straight-through
+                  backward; biprop's binary form), topk_mask, kept_count
     attention     scaled_dot_product_attention, split_heads merge_heads
                   split_hypercomplex_heads merge_hypercomplex_heads (n components;
                   split_quaternion_heads merge_quaternion_heads: n = 4)
@@ -53,3 +55,4 @@ from .reduction import Max, Mean, Sum, max, mean, sum
 from .shape import (Concatenate, EmbeddingFunction, GetItem, Reshape, Stack, Transpose,
                     cat, concatenate, embedding, getitem, permute, reshape, stack,
                     swapaxes, transpose)
+from .supermask import SupermaskFunction, kept_count, supermask, topk_mask

@@ -192,3 +192,29 @@ def phm_projection(w, n, rules="learned"):
     residual = R - A.reshape(n, n * n).T @ S
     error = np.linalg.norm(residual) / max(np.linalg.norm(R), np.finfo(float).tiny)
     return A, S.reshape(shape), float(error)
+
+# ------------------------------------------------------------ random weights of supermasks
+def signed_constant(shape, fan_in):
+    """Ramanujan et al.'s signed Kaiming constant: ±sqrt(2 / fan_in), each sign a fair
+    coin (the variance of He normal, every magnitude equal)."""
+    signs = backend.rng().integers(0, 2, size=shape) * 2 - 1
+    return signs * math.sqrt(2.0 / fan_in)
+
+
+def grid_uniform(shape, fan_in, bits):
+    """Weights on the k-bit symmetric grid {-m..m} x scale (m = 2^(k-1) - 1), drawn
+    uniformly from its 2m nonzero codes (a zero weight is a pruned one), with scale set so
+    the variance is He's 2 / fan_in:  E[code^2] = (m + 1)(2m + 1) / 6.  k = 2 gives the
+    signed constant.  Returns (weights, scale)."""
+    m = 2 ** (bits - 1) - 1
+    codes = backend.rng().integers(1, m + 1, size=shape) * \
+        (backend.rng().integers(0, 2, size=shape) * 2 - 1)
+    scale = math.sqrt(2.0 / fan_in / ((m + 1) * (2 * m + 1) / 6))
+    return codes * scale, scale
+
+
+def score_uniform(shape, fan_in):
+    """Scores as hidden-networks initializes them: kaiming_uniform(a=sqrt(5)), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default Linear init)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return backend.rng().uniform(-bound, bound, size=shape)
