@@ -193,6 +193,7 @@ def phm_projection(w, n, rules="learned"):
     error = np.linalg.norm(residual) / max(np.linalg.norm(R), np.finfo(float).tiny)
     return A, S.reshape(shape), float(error)
 
+
 # ------------------------------------------------------------ random weights of supermasks
 def signed_constant(shape, fan_in):
     """Ramanujan et al.'s signed Kaiming constant: ±sqrt(2 / fan_in), each sign a fair
