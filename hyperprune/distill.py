@@ -17,8 +17,8 @@ or (capacity="fisher") smaller n -- more parameters -- where the teacher's empir
 Fisher trace is large, under the uniform assignment's parameter budget; "random" shuffles
 the Fisher assignment's n's over the layers (the check of whether the proxy adds
 anything).  The compared methods train the same number of iterations: "abrupt" (PHM only
-from the projection, with KD) and "scratch" (the PHM network from a random init, task loss
-only).
+from the projection, with KD), "scratch" (the PHM network from a random init, task loss
+only) and the control "dense" (no replacement: the teacher trained on, task loss only).
 
     run = DistillRun(DistillConfig(teacher="results/gpt_char/real"), "runs/phm4").run()
 
@@ -54,7 +54,7 @@ from .schedule import CosineSchedule, fade, fade_iteration
 from .train import evaluate, loss_of
 
 # ------------------------------------------------------------------ settings
-DISTILL_METHODS = ("progressive", "abrupt", "scratch")
+DISTILL_METHODS = ("progressive", "abrupt", "scratch", "dense")
 CAPACITIES = ("uniform", "fisher", "random")
 
 
@@ -95,7 +95,9 @@ class DistillConfig:
     method: str = setting("student", "progressive", "progressive: alpha fades dense -> PHM "
                           "with distillation and reconstruction, then PHM only; abrupt: "
                           "PHM only from the projection, with distillation; scratch: the "
-                          "PHM network trained from a random init, task loss only",
+                          "PHM network trained from a random init, task loss only; dense: "
+                          "no replacement, the teacher trained on for as many iterations "
+                          "(the control for the students' extra training)",
                           choices=DISTILL_METHODS)
     init: str = setting("student", "projection", "progressive, abrupt: the PHM layers start "
                         "at the projection of the dense weights, or random",
@@ -356,13 +358,15 @@ def shuffled_capacity(assignment, options, budget, seed):
 
 # ------------------------------------------------------------------------- student
 def build_student(cfg, teacher_cfg, teacher, n_of):
-    """The student: for "scratch" a fresh network with PHMLinear layers; otherwise the
-    teacher's weights with the named layers as ProgressivePHM (progressive) or their PHM
-    branch alone (abrupt)."""
+    """The student: for "scratch" a fresh network with PHMLinear layers, for "dense" the
+    teacher's network as it is (the control); otherwise the teacher's weights with the
+    named layers as ProgressivePHM (progressive) or their PHM branch alone (abrupt)."""
     backend.manual_seed((cfg.seed, STUDENT_STREAM))
     student = build_model(teacher_cfg)
     if cfg.method != "scratch":
         student.load_state_dict(teacher.state_dict())
+    if cfg.method == "dense":
+        return student
     for name, n in n_of.items():
         dense = get_submodule(student, name)
         if cfg.method == "scratch":
@@ -558,7 +562,7 @@ class DistillRun:
                                       min(teacher_cfg.warmup_iters, cfg.iterations),
                                       cfg.iterations)
         points = self._eval_points()
-        use_kd = cfg.kd_weight > 0 and cfg.method != "scratch"
+        use_kd = cfg.kd_weight > 0 and cfg.method not in ("scratch", "dense")
         stream = task.batches(cfg.seed, iteration, teacher_cfg.batch_size)
         bar = tqdm(total=cfg.iterations, initial=iteration, disable=self.quiet, leave=False,
                    desc=f"distill {cfg.method}", file=sys.stderr)
@@ -694,6 +698,8 @@ class DistillRun:
             dense_weights=sum(get_submodule(teacher, name).weight.size
                               for name in capacity),
             val_loss_at_alpha=milestones, seconds=round(seconds, 1))
+        if cfg.method == "dense":                    # nothing replaced: the layers stay
+            summary["replaced_weights"] = summary["dense_weights"]
         summary["quantization"] = {
             "teacher": quantization_report(teacher, task, cfg.bits()),
             "student": quantization_report(student, task, cfg.bits())}

@@ -273,10 +273,14 @@ def test_progressive_run_starts_at_the_teacher_and_resumes_bitwise(teacher, tmp_
 
 
 def test_methods_capacities_and_the_quantization_report(teacher, tmp_path):
-    for method in ("abrupt", "scratch"):
+    for method in ("abrupt", "scratch", "dense"):
         s = distill.DistillRun(tiny(teacher, method=method), tmp_path / method,
                                quiet=True).run()
         assert s["method"] == method
+    # the control replaces nothing: the teacher's network, trained on
+    assert s["student_parameters"] == s["teacher_parameters"]
+    assert s["replaced_weights"] == s["dense_weights"]
+    assert s["final_val_loss"] != s["teacher_val_loss"]
     s = distill.DistillRun(tiny(teacher, capacity="fisher", capacity_choices="2,4,8"),
                            tmp_path / "fisher", quiet=True).run()
     meta = json.loads((tmp_path / "fisher" / "metrics.json").read_text())

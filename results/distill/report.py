@@ -19,6 +19,7 @@ from hyperprune import io, plots
 
 NAME = re.compile(r"^(?P<group>.+)_seed(?P<seed>\d+)$")
 LABELS = OrderedDict([
+    ("dense", "dense, trained on (no replacement)"),
     ("progressive_n4", "progressive, n=4 learned"),
     ("abrupt_n4", "abrupt, n=4 learned"),
     ("scratch_n4", "from scratch, n=4 learned"),
@@ -153,7 +154,7 @@ def main(out):
     if not groups:
         raise SystemExit(f"no finished distillation runs under {out}")
     compared = OrderedDict((LABELS[g], [d for _, d, _ in groups[g]])
-                           for g in ("progressive_n4", "abrupt_n4", "scratch_n4",
+                           for g in ("dense", "progressive_n4", "abrupt_n4", "scratch_n4",
                                      "progressive_n2", "abrupt_n2", "scratch_n2",
                                      "progressive_quaternion", "abrupt_quaternion",
                                      "scratch_quaternion") if g in groups)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # "Beyond Real Weights" at a laptop's scale (issue 14): the MLP blocks of the trained real
 # gpt_char (nanoGPT's CPU configuration, results/gpt_char/real level 0, validation loss
-# 1.906) replaced by PHM layers -- progressively, abruptly, or trained from scratch.
+# 1.906) replaced by PHM layers -- progressively, abruptly, or trained from scratch --
+# and, as the control for the students' extra training, the teacher trained on as it is.
 #
 #   bash results/distill/reproduce.sh            # every run (one lane, resumable)
 #   OUT=DIR bash results/distill/reproduce.sh
@@ -35,6 +36,8 @@ for seed in 0 1; do
   run "progressive_n4_seed$seed" --seed "$seed"
   run "abrupt_n4_seed$seed" --method abrupt --seed "$seed"
   run "scratch_n4_seed$seed" --method scratch --seed "$seed"
+  # the control: no replacement, the teacher trained on for the same iterations
+  run "dense_seed$seed" --method dense --seed "$seed"
 done
 # n = 2 (learned) and the quaternion table (fixed rules)
 for method in progressive abrupt scratch; do
