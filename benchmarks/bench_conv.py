@@ -1,6 +1,8 @@
 """Convolution speed: QConv2d vs Conv2d, and a full Conv-2 training step with its memory.
 
     python benchmarks/bench_conv.py [--repeats 10] [--steps 8] [--skip-layer] [--skip-step]
+                                    [--skip-floor] [--floor-models conv2,conv4,conv6]
+                                    [--width 1.0]
 
 (a) forward + backward of Conv2d(64, 64, 3, padding=1) and QConv2d(64, 64, 3, padding=1)
     on a (60, 64, 32, 32) float32 input (with dL/dx, as a hidden layer), timed
@@ -16,6 +18,12 @@
     Targets: real step <= 300 ms on the 2-core machine (PyTorch on the CPU: 148 ms);
     peak memory < 1.5 GB, measured twice: NumPy allocations traced by tracemalloc over
     model building + steps, and the process's peak RSS (ru_maxrss).
+(c) Each Conv-n training step (hyperprune.models, --width, batch 60, Adam, masks applied)
+    against its GEMM floor: benchmarks/floor.py records the step's matrix products (the
+    im2col products of every convolution, forward and backward, and the fully connected
+    ones) and replays them alone with the same shapes and layouts, alternately with the
+    step; step / floor is the median of the paired ratios.  Target: <= 1.6 (about
+    PyTorch's own ratio here).
 float32 throughout; OpenBLAS threads as the environment sets them.
 """
 import argparse
@@ -27,7 +35,9 @@ import tracemalloc
 import numpy as np
 
 import hyperprune as hp
-from hyperprune import lottery, nn, prune
+from hyperprune import lottery, models, nn, prune
+
+from floor import Floor, record, step_over_floor
 
 
 def layer_step(layer, x, g):
@@ -136,6 +146,28 @@ def bench_step(steps):
               "  (target < 1.5 GB)")
 
 
+def bench_floor(names, width, steps):
+    rng = np.random.default_rng(0)
+    print(f"(c) Conv-n step against its GEMM floor, width {width:g}, batch 60, Adam, masks, "
+          f"median of {steps} paired ratios")
+    for name in names:
+        for algebra in ("real", "quaternion"):
+            def make_step():
+                hp.manual_seed(0)
+                model = getattr(models, name)(algebra, width=width)
+                channels = model[0].in_channels
+                x = rng.standard_normal((60, channels, 32, 32)).astype(np.float32)
+                y = rng.integers(0, 10, 60)
+                masks = prune.Masks.ones(model)
+                opt = hp.optim.Adam(model.parameters(), lr=3e-4)
+                return lambda: lottery.train_step(model, opt, masks, x, y)
+            floor = Floor(record(make_step))
+            step, gemm, ratio = step_over_floor(make_step(), floor, steps)
+            print(f"    {name} {algebra:<10} step {step * 1e3:7.1f} ms   GEMM floor "
+                  f"{gemm * 1e3:7.1f} ms ({len(floor)} products, {floor.gflop:.2f} GFLOP)   "
+                  f"step / floor {ratio:.2f}  (target <= 1.6)")
+
+
 def main(argv=None):
     hp.backend.tune_allocator()  # as the hyperprune command does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -143,11 +175,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--skip-layer", action="store_true")
     parser.add_argument("--skip-step", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--floor-models", default="conv2,conv4,conv6")
+    parser.add_argument("--width", type=float, default=1.0)
     args = parser.parse_args(argv)
     if not args.skip_layer:
         bench_layer(args.repeats)
     if not args.skip_step:
         bench_step(args.steps)
+    if not args.skip_floor:
+        bench_floor(args.floor_models.split(","), args.width, args.steps)
 
 
 if __name__ == "__main__":

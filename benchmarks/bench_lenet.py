@@ -7,6 +7,9 @@ network already pruned to about 50% (so the masks do real work).  Real and quate
 timed alternately in one process; medians of repeated runs.  Also the time to evaluate
 the 15,000 validation + test images, which IMP does every 100 iterations.
 Targets (PyTorch on the CPU: 2.0 ms here): real <= 2.4 ms; quaternion <= 1.1x real.
+Then each step against its GEMM floor (benchmarks/floor.py: the step's matrix products
+alone, same shapes and layouts, timed alternately with the step; the median of the paired
+ratios).
 """
 import argparse
 import statistics
@@ -17,6 +20,8 @@ import numpy as np
 import hyperprune as hp
 from hyperprune import lottery, prune
 from hyperprune.models import lenet_300_100
+
+from floor import Floor, record, step_over_floor
 
 
 def setup(algebra, rng):
@@ -61,6 +66,15 @@ def main(argv=None):
         start = time.perf_counter()
         lottery.evaluate(model, xe, ye)
         print(f"  evaluate 15,000 images ({algebra}): {time.perf_counter() - start:.3f} s")
+    for algebra, (model, opt, masks) in runs.items():
+        def make_step(algebra=algebra):
+            model, opt, masks = setup(algebra, rng)
+            return lambda: lottery.train_step(model, opt, masks, x[0], y[0])
+        floor = Floor(record(make_step))
+        step, gemm, ratio = step_over_floor(
+            lambda: lottery.train_step(model, opt, masks, x[1], y[1]), floor, args.repeats * 5)
+        print(f"  {algebra:<10}  step {step * 1e3:.3f} ms, GEMM floor {gemm * 1e3:.3f} ms "
+              f"({len(floor)} products, {floor.gflop:.3f} GFLOP): step / floor {ratio:.2f}")
 
 
 if __name__ == "__main__":

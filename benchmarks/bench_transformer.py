@@ -1,7 +1,7 @@
 """Transformer training steps, real vs quaternion: gpt_char and the CIFAR ViT.
 
     python benchmarks/bench_transformer.py [--repeats 15] [--only gpt|vit] [--profile]
-                                           [--plain-malloc]
+                                           [--plain-malloc] [--skip-floor]
 
 gpt_char: nanoGPT's README CPU configuration (4 layers, 4 heads, width 128, context 64,
 batch 12); one iteration is forward, cross-entropy over the (B T, V) logits, backward,
@@ -11,6 +11,9 @@ images, cross-entropy, backward, Adam.  Real and quaternion are timed alternatel
 process (medians; the ratio is the median of the per-round ratios).
 Targets (PyTorch on this CPU: gpt 41.5 ms, ViT 457 ms): gpt <= 62 ms, ViT <= 686 ms,
 quaternion <= 1.15x real.  --profile prints cProfile's top functions of each step.
+Then each step against its GEMM floor (benchmarks/floor.py: the step's matrix products --
+projections, attention's batched products, MLP, head -- alone, same shapes and layouts,
+timed alternately with the step; the median of the paired ratios).
 
 Like the `hyperprune` command, the benchmark first calls backend.tune_allocator() (glibc:
 recycle freed memory instead of page-faulting NumPy's MB-sized temporaries in again at
@@ -25,8 +28,11 @@ import time
 import numpy as np
 
 import hyperprune as hp
-from hyperprune import functional as F, optim
-from hyperprune.models import gpt, gpt_char, vit
+from hyperprune import functional as F, optim, tensor
+from hyperprune.models import gpt_char, vit
+from hyperprune.train import loss_of
+
+from floor import Floor, record, step_over_floor
 
 
 def gpt_setup(algebra, rng):
@@ -39,7 +45,7 @@ def gpt_setup(algebra, rng):
 
     def step(i):
         x, y = batches[i % len(batches)]
-        loss = gpt.lm_loss(model(x), y)                 # logits (12, 64, V)
+        loss = loss_of(model(tensor(x)), y)              # logits (12, 64, V)
         opt.zero_grad()
         loss.backward()
         optim.clip_grad_norm_(model.parameters(), 1.0)
@@ -67,6 +73,18 @@ BENCHES = {  # name: (setup, steps per timing, target ms, description)
     "gpt": (gpt_setup, 10, 62.0, "gpt_char iteration (4x128, T 64, batch 12, AdamW, clip)"),
     "vit": (vit_setup, 1, 686.0, "ViT training step (6x64, 8 heads, batch 128, Adam)"),
 }
+
+
+def floor_ratio(name, repeats):
+    setup, inner, _, what = BENCHES[name]
+    for algebra in ("real", "quaternion"):
+        def make_step():
+            step = setup(algebra, np.random.default_rng(0))
+            return lambda: step(0)
+        floor = Floor(record(make_step))
+        step, gemm, ratio = step_over_floor(make_step(), floor, repeats * inner)
+        print(f"  {algebra:<10}  step {step * 1e3:8.2f} ms   GEMM floor {gemm * 1e3:8.2f} ms "
+              f"({len(floor)} products, {floor.gflop:.2f} GFLOP)   step / floor {ratio:.2f}")
 
 
 def run(name, repeats, profile):
@@ -107,11 +125,14 @@ def main(argv=None):
     parser.add_argument("--only", choices=sorted(BENCHES))
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--plain-malloc", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true")
     args = parser.parse_args(argv)
     if not args.plain_malloc:
         print(f"allocator tuned: {hp.backend.tune_allocator()}")
     for name in ([args.only] if args.only else BENCHES):
         run(name, args.repeats, args.profile)
+        if not args.skip_floor:
+            floor_ratio(name, args.repeats)
 
 
 if __name__ == "__main__":
