@@ -208,10 +208,15 @@ def main():
         writer.writeheader()
         writer.writerows({k: p.get(k) for k in COLUMNS} for p in points)
     title = args.title or args.name
+    levels = [] if all("@" in run for run in args.runs) else ["--levels", args.levels]
     text = [f"# {title}", "", "Regenerate: `" + " ".join(
-        ["python results/frontier/frontier.py", args.name, *args.runs, "--levels",
-         args.levels, "--bits", args.bits, "--qat-bits", args.qat_bits,
-         "--qat-iterations", str(args.qat_iterations)]) + "`", "",
+        ["python results/frontier/frontier.py", args.name, *args.runs, *levels, "--bits",
+         args.bits, "--qat-bits", args.qat_bits, "--qat-iterations",
+         str(args.qat_iterations)]) + "` (all of them: `bash results/frontier/reproduce.sh`)",
+        "", "Accuracy is test accuracy, so a model chosen here by it is chosen on the test "
+        "set: confirm the choice on data of your own.  A QAT point has trained "
+        f"{args.qat_iterations:,} iterations more than its float32 point (with the masks, "
+        "Adam at a tenth of the run's rate), which is why some lie above it.", "",
         "## The best model under a budget (test accuracy; bytes of the .hpz file)", "",
         *budget_table(points), "", "## Accuracy lost to quantization (points: float32 "
         "minus k bits; PTQ / QAT)", "", *loss_table(points), "",
