@@ -184,23 +184,11 @@ def main(argv=None):
     from . import backend
     backend.tune_allocator()  # recycle NumPy's big temporaries (see its docstring)
     try:
-        if args.command is None:
-            return main_job(args)
-        if args.command == "lottery":
-            return lottery_command(args)
-        if args.command == "supermask":
-            return supermask_command(args)
-        if args.command == "plot":
-            return plot_command(args)
-        if args.command == "demo":
-            return demo.command(args)
-        if args.command == "export":
-            return export_command(args)
-        if args.command == "evaluate":
-            return evaluate_command(args)
-        if args.command == "distill":
-            return distill_command(args)
-        return download_command(args)
+        commands = {None: main_job, "lottery": lottery_command, "supermask": supermask_command,
+                    "plot": plot_command, "demo": demo.command, "export": export_command,
+                    "evaluate": evaluate_command, "distill": distill_command,
+                    "download": download_command}
+        return commands[args.command](args)
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"hyperprune {args.command or ''}: error: {err}", file=sys.stderr)
         return 2

@@ -39,8 +39,39 @@ def setting(section, default, help, choices=None, what=None):
                                                 what=what))
 
 
+class Settings:
+    """What every runner's settings dataclass shares: checks, and the flat dict of
+    config.json."""
+
+    def check_choices(self):
+        """ValueError naming the setting when one is not among its declared choices."""
+        for f in dataclasses.fields(self):
+            if f.metadata["choices"] is not None:
+                check_choice(getattr(self, f.name), f.metadata["choices"],
+                             f.metadata["what"] or f.name)
+
+    def check_counts(self, non_negative, positive):
+        """ValueError unless each named setting is >= 0 (non_negative) or >= 1 (positive)."""
+        for names, least in ((non_negative, 0), (positive, 1)):
+            for name in names:
+                if getattr(self, name) < least:
+                    raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Settings from a flat dict (config.json); settings added later keep defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}")
+        return cls(**values)
+
+
 @dataclass
-class ModelSettings:
+class ModelSettings(Settings):
     """The model and data sections, which every runner's settings share."""
 
     # ------------------------------------------------------------------------- model
@@ -84,10 +115,7 @@ class ModelSettings:
         family = models.get_family(self.model)     # its message lists the models
         if self.dataset == "auto":
             self.dataset = family.datasets[0]
-        for f in dataclasses.fields(self):
-            if f.metadata["choices"] is not None:
-                check_choice(getattr(self, f.name), f.metadata["choices"],
-                             f.metadata["what"] or f.name)
+        self.check_choices()
         family.check(self.algebra, self.dataset)
         defaults = type(self)()
         ignored = [f.name for f in dataclasses.fields(self)
@@ -102,29 +130,11 @@ class ModelSettings:
                              f"split), got {self.validation}")
         return family
 
-    def check_counts(self, non_negative, positive):
-        """ValueError unless each named setting is >= 0 (non_negative) or >= 1 (positive)."""
-        for names, least in ((non_negative, 0), (positive, 1)):
-            for name in names:
-                if getattr(self, name) < least:
-                    raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        """Settings from a flat dict (config.json); settings added later keep defaults."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown settings {unknown}")
-        return cls(**values)
-
 
 @dataclass
-class LotteryConfig(ModelSettings):
-    """Every setting of one IMP run (one replicate); see the module docstring."""
+class TrainingSettings(ModelSettings):
+    """The model, data and training sections, which IMP and supermask runs share (the
+    defaults are the IMP runner's; a runner may declare other defaults)."""
 
     # ---------------------------------------------------------------------- training
     iterations: int = setting("training", 50000, "training iterations per level")
@@ -149,6 +159,12 @@ class LotteryConfig(ModelSettings):
                                        "at the end, are the same at less cost")
     checkpoint_every: int = setting("training", 1000, "save a mid-level checkpoint every N "
                                     "iterations")
+
+
+@dataclass
+class LotteryConfig(TrainingSettings):
+    """Every setting of one IMP run (one replicate); see the module docstring."""
+
     # ----------------------------------------------------------------------- pruning
     scope: str = setting("pruning", "all", "which layers are pruned: all, or only "
                          "attention q/k/v", choices=prune.SCOPES, what="pruning scope")
@@ -234,34 +250,25 @@ PRESET_HELP = ("a protocol's settings (explicit options override them): frankle 
 
 
 @dataclass
-class SupermaskConfig(ModelSettings):
+class SupermaskConfig(TrainingSettings):
     """Every setting of one strong-ticket run (hyperprune.supermask): the weights stay as
     drawn at random, a score per weight is trained, and the forward uses the top `keep`
     of each layer.  Defaults: hidden-networks' small-scale protocol (SGD, momentum 0.9,
     lr 0.1 with cosine decay to 0, weight decay 1e-4 on the scores, batch 128, 100
     epochs) on LeNet-300-100: 43,000 iterations are 100 epochs of MNIST's 55,000 images."""
 
-    # ---------------------------------------------------------------------- training
+    # ------------------------------------- training: hidden-networks' defaults (the
+    # other training settings are TrainingSettings')
     iterations: int = setting("training", 43000, "training iterations (430 are an epoch "
                               "of MNIST's 55,000 training images at batch 128)")
     batch_size: int = setting("training", 128, "examples per batch")
     optimizer: str = setting("training", "sgd", "the scores' optimizer",
                              choices=("sgd", "adam"))
     lr: float = setting("training", 0.1, "learning rate")
-    beta2: float = setting("training", 0.999, "adam: second-moment decay")
-    momentum: float = setting("training", 0.9, "sgd: momentum")
     weight_decay: float = setting("training", 1e-4, "weight decay of the scores")
     lr_schedule: str = setting("training", "cosine", "cosine: linear warmup, then decay",
                                choices=SCHEDULES, what="learning-rate schedule")
-    warmup_iters: int = setting("training", 0, "cosine: warmup iterations")
-    min_lr: float = setting("training", 0.0, "cosine: the final learning rate")
-    grad_clip: float = setting("training", 0.0, "> 0: clip the global gradient norm")
     eval_every: int = setting("training", 430, "evaluate every N iterations")
-    patience: int = setting("training", 0, "stop once the validation loss has not "
-                            "improved for this many iterations (0: train every iteration)")
-    test_when_improved: bool = setting("training", False, "evaluate the test set only when "
-                                       "the validation loss improves (and at the end)")
-    checkpoint_every: int = setting("training", 1000, "save a checkpoint every N iterations")
     # --------------------------------------------------------------------- supermask
     keep: float = setting("supermask", 0.5, "the fraction of each layer's weights KEPT: "
                           "the forward uses round(keep x n) of a layer's n weights, those "

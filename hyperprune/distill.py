@@ -27,7 +27,6 @@ loss -> backward -> optimizer -> metrics -> run directory (config.json, checkpoi
 curve.csv, metrics.json, student.npz) -> figure (curve.png).  Runs resume bitwise.
 """
 import copy
-import dataclasses
 import csv
 import io as _io
 import itertools
@@ -45,8 +44,7 @@ from tqdm import tqdm
 from . import __version__, backend, deploy, io, modelfile, nn, optim
 from . import functional as F
 from .autograd import no_grad, tensor
-from .checks import check_choice
-from .config import PRESETS, LotteryConfig, setting
+from .config import PRESETS, LotteryConfig, Settings, setting
 from .lottery import DivergedError, build_model, make_task
 from .nn.init import phm_projection
 from .rundir import RunDir
@@ -59,7 +57,7 @@ CAPACITIES = ("uniform", "fisher", "random")
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(Settings):
     """Every setting of one dense -> PHM replacement run (hyperprune.distill).
 
     The student is the teacher's network with the chosen dense layers replaced by PHM
@@ -158,16 +156,9 @@ class DistillConfig:
         if not self.teacher:
             raise ValueError("distill needs --teacher: a lottery run directory or a model "
                              ".npz (with --architecture)")
-        for f in dataclasses.fields(self):
-            if f.metadata["choices"] is not None:
-                check_choice(getattr(self, f.name), f.metadata["choices"],
-                             f.metadata["what"] or f.name)
-        for name in ("teacher_level", "fade_iters", "stage_a_iters", "stage_b_iters"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("phm_n", "eval_every", "checkpoint_every", "fisher_examples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_choices()
+        self.check_counts(("teacher_level", "fade_iters", "stage_a_iters", "stage_b_iters"),
+                          ("phm_n", "eval_every", "checkpoint_every", "fisher_examples"))
         if self.iterations < 1:
             raise ValueError("stage_a_iters + stage_b_iters must be >= 1")
         if self.method == "progressive" and self.fade_iters > self.stage_a_iters:
@@ -185,17 +176,6 @@ class DistillConfig:
         self.n_choices()
         self.bits()
         return self
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown settings {unknown}")
-        return cls(**values)
 
 
 STUDENT_STREAM = 7          # the random stream of the student's init (with the seed)

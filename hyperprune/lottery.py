@@ -146,21 +146,22 @@ class LotteryRun:
         return self.dir.summaries(self.finished_levels())
 
     # ----------------------------------------------------------------- the loop
+    def _begin(self):
+        """(task, real prunable total, θ0); data first: missing data leave nothing behind."""
+        task = make_task(self.config, self.data_dir)
+        real_total = real_prunable_total(self.config)
+        self.dir.write_config(self.config.to_dict(), self.command, __version__)
+        return task, real_total, self._initial_state()
+
     def run(self):
         cfg = self.config
-        task = make_task(cfg, self.data_dir)   # first: missing data leave nothing behind
-        real_total = real_prunable_total(cfg)
-        self.dir.write_config(cfg.to_dict(), self.command, __version__)
-        theta0 = self._initial_state()
+        task, real_total, theta0 = self._begin()
         for level in range(cfg.levels + 1):
             if self.dir.level_path(level).exists():
                 continue
             line = _summary_line(self._run_level(level, task, real_total, theta0),
                                  self.family.language_model)
-            if not self.quiet:
-                tqdm.write(line)
-            else:
-                print(line, flush=True)
+            tqdm.write(line) if not self.quiet else print(line, flush=True)
         self._write_metrics()
         return self.summaries()
 

@@ -21,9 +21,9 @@ import time
 
 from tqdm import tqdm
 
-from . import __version__, backend, io, optim, prune
+from . import backend, io, optim, prune
 from .config import SupermaskConfig
-from .lottery import LotteryRun, build_model, make_task, real_prunable_total
+from .lottery import LotteryRun, build_model
 from .nn.supermask import attach_supermask, scores, supermask_masks
 from .rundir import RunDir
 
@@ -59,10 +59,7 @@ class SupermaskRun(LotteryRun):
     def run(self):
         """Train the run unless it is finished; returns its summary."""
         cfg = self.config
-        task = make_task(cfg, self.data_dir)   # first: missing data leave nothing behind
-        real_total = real_prunable_total(cfg)
-        self.dir.write_config(cfg.to_dict(), self.command, __version__)
-        theta0 = self._initial_state()
+        task, real_total, theta0 = self._begin()
         if self.dir.level_path(0).exists():
             verified_mask(self.dir, self.build_model(), cfg)
         else:

@@ -13,10 +13,10 @@ import numpy as np
 
 from ..algebra import QUATERNION, get_algebra
 from ..checks import int_pair, is_int
-from .. import backend
 from ..functional import (avg_pool2d, conv2d, global_avg_pool2d, hypercomplex_conv2d,
                           max_pool2d, phm_conv2d)
 from . import init as initializers
+from .linear import register_phm
 from .module import Module, Parameter
 
 
@@ -156,14 +156,7 @@ class PHMConv2d(_ConvBase):
         learned, fixed, w = initializers.phm_parameters(
             self._name, rules, n, shape, init, self.in_channels * kh * kw,
             self.out_channels * kh * kw)
-        if learned is not None:
-            self.rules = Parameter.from_host(learned)
-        else:
-            self.register_buffer("rules", backend.asarray(
-                fixed.astype(backend.get_default_dtype())))
-        self.learned_rules = learned is not None
-        self.weight = Parameter.from_host(w)
-        self.bias = Parameter.from_host(np.zeros(self.out_channels)) if bias else None
+        register_phm(self, learned, fixed, w, self.out_channels if bias else 0)
 
     def forward(self, x):
         self._check_input(x)

@@ -106,6 +106,20 @@ class QLinear(HypercomplexLinear):
                 f"bias={self.bias is not None}")
 
 
+def register_phm(module, learned, fixed, weight, bias_size):
+    """A PHM layer's tensors on `module` (from nn.init.phm_parameters): learned rules as a
+    Parameter, fixed ones as a buffer (they move with the model, never train), the
+    weight, and a zero bias of `bias_size` (0: none)."""
+    if learned is not None:
+        module.rules = Parameter.from_host(learned)
+    else:
+        module.register_buffer("rules", backend.asarray(
+            fixed.astype(backend.get_default_dtype())))
+    module.learned_rules = learned is not None
+    module.weight = Parameter.from_host(weight)
+    module.bias = Parameter.from_host(np.zeros(bias_size)) if bias_size else None
+
+
 class PHMLinear(Module):
     """A parameterized hypercomplex multiplication layer (Zhang et al., ICLR 2021):
 
@@ -140,14 +154,7 @@ class PHMLinear(Module):
         shape = (n, self.out_features // n, self.in_features // n)
         learned, fixed, w = initializers.phm_parameters(name, rules, n, shape, init,
                                                         in_features, out_features)
-        if learned is not None:
-            self.rules = Parameter.from_host(learned)
-        else:
-            self.register_buffer("rules", backend.asarray(
-                fixed.astype(backend.get_default_dtype())))
-        self.learned_rules = learned is not None
-        self.weight = Parameter.from_host(w)
-        self.bias = Parameter.from_host(np.zeros(out_features)) if bias else None
+        register_phm(self, learned, fixed, w, out_features if bias else 0)
 
     def forward(self, x):
         return F.phm_linear(x, self.effective("rules"), self.effective("weight"), self.bias)
