@@ -23,6 +23,8 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 F=results/frontier/frontier.py
 L=results/lenet_300_100/frankle
 if [ -z "$ONLY" ] || [ "$ONLY" = lenet ]; then
+  # bytes against the bound at every level of both runs (sizes need masks only: seconds)
+  $PY results/frontier/sizes.py "$L/real_seed1" "$L/quaternion_seed1" --out "$OUT"
   $PY $F lenet "$L/real_seed1@0,6,10,13,16,18" "$L/quaternion_seed1@0,3,6,9,12,14" \
       --out "$OUT" --title "LeNet-300-100, MNIST: test accuracy against bytes on disk"
 fi
