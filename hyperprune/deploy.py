@@ -122,12 +122,16 @@ def export(run_dir, level, bits, out, granularity="unit", data_dir=None):
     (bytes, the in-memory model that computes exactly what the file holds)."""
     config, model, masks = run_model(run_dir, level, data_dir)
     tensors, model = file_tensors(model, masks, bits, granularity)
-    defaults = LotteryConfig().to_dict()      # settings that differ from the defaults only
-    spec = {"config": {k: v for k, v in config.to_dict().items() if defaults[k] != v},
-            "level": level, "bits": bits,
-            "granularity": granularity, "source": str(run_dir)}
-    size = modelfile.write(out, spec, tensors)
+    size = modelfile.write(out, file_spec(config, level, bits, granularity, run_dir), tensors)
     return size, model
+
+
+def file_spec(config, level, bits, granularity, source):
+    """The header's model description: the settings that differ from the defaults (they
+    rebuild the model), the level, bits, granularity and the run it came from."""
+    defaults = LotteryConfig().to_dict()
+    return {"config": {k: v for k, v in config.to_dict().items() if defaults[k] != v},
+            "level": level, "bits": bits, "granularity": granularity, "source": str(source)}
 
 
 def load(path):

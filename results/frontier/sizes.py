@@ -41,7 +41,8 @@ def run_sizes(run_dir, bits_list, tmp):
         for bits in bits_list:
             tensors, sized = deploy.file_tensors(model, masks, bits)
             path = Path(tmp) / f"level_{level}_{bits}.hpz"
-            modelfile.write(path, {"config": {}, "level": level, "bits": bits}, tensors)
+            modelfile.write(path, deploy.file_spec(config, level, bits, "unit", run_dir),
+                            tensors)
             report = deploy.size_report(sized, masks, bits, path)
             rows.append(dict(run=str(run_dir), algebra=config.algebra, level=level,
                              density=masks.density(), pm_of_real=summary["pm_of_real"],
