@@ -116,6 +116,35 @@ def test_composed_twins_match_fused_ops(backend):
                                host((e / e.sum(axis=1, keepdims=True)).data), rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 6), (0, 3)])
+def test_gelu_in_pieces_is_bitwise_the_whole_array_result_and_gradchecks(backend, shape,
+                                                                         monkeypatch):
+    """backend.chunks splits GELU's chains into pieces (on NumPy: 64K elements; here 8,
+    on every backend, so that ragged pieces are exercised): the same values bit for bit
+    as one piece, and the backward gradchecks."""
+    x = make(*shape, seed=7)
+    g = make(*shape, seed=8)
+    whole = F.GELUFunction()
+    y_whole = host(whole.forward(x.data))
+    d_whole = host(whole.backward(g.data))
+    monkeypatch.setattr(hp.backend, "CACHE_CHUNK", 8)
+    monkeypatch.setattr(hp.backend, "chunks", lambda size, module: [
+        slice(s, s + 8) for s in range(0, size, 8)])
+    pieces = F.GELUFunction()
+    assert np.array_equal(host(pieces.forward(x.data)), y_whole)
+    assert np.array_equal(host(pieces.backward(g.data)), d_whole)
+    if x.size:
+        gradcheck(lambda x: F.gelu(x), x)
+
+
+def test_chunks_cover_the_range_in_cache_sized_pieces():
+    parts = hp.backend.chunks(3 * hp.backend.CACHE_CHUNK + 5, np)
+    assert [p.start for p in parts] == [i * hp.backend.CACHE_CHUNK for i in range(4)]
+    assert parts[-1].stop >= 3 * hp.backend.CACHE_CHUNK + 5
+    assert hp.backend.chunks(0, np) == []
+    assert len(hp.backend.chunks(10 ** 6, object())) == 1      # a GPU: one piece
+
+
 # ------------------------------------------------------------------------------ matmul
 @pytest.mark.parametrize("shape_a,shape_b", [
     ((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((4,), (4, 3)),
