@@ -224,12 +224,14 @@ CACHE_CHUNK = 1 << 16
 
 
 def chunks(size, module):
-    """Slices covering range(size): pieces of CACHE_CHUNK elements on NumPy, one slice
-    otherwise.  NumPy runs every step of an elementwise chain (GELU's forward is nine) as
-    a pass over whole arrays, each streaming them from memory again; run piece by piece,
-    a chain's operands (64K float32 = 256 KB each) stay in the L2 cache from one step to
-    the next (measured: 0.6x the time on (128, 65, 512) float32).  The values are the same
-    bit for bit: every step is elementwise.  A GPU wants whole arrays."""
+    """Slices covering range(size): pieces of CACHE_CHUNK elements on NumPy, otherwise
+    one slice.
+
+    NumPy runs every step of an elementwise chain (GELU's forward is nine) as a pass over
+    whole arrays, each streaming them from memory again; run piece by piece, a chain's
+    operands (64K float32 = 256 KB each) stay in the L2 cache from one step to the next
+    (measured: 0.6x the time on (128, 65, 512) float32).  The values are the same bit for
+    bit: every step is elementwise.  A GPU wants whole arrays."""
     step = CACHE_CHUNK if module is np else max(size, 1)
     return [slice(start, start + step) for start in range(0, size, step)]
 
