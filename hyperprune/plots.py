@@ -240,7 +240,8 @@ def histogram_figure(paths, out, title=None, max_levels=8):
 def markdown_table(paths, targets=None):
     """A markdown table: one row per x position (weights remaining, % of the real model),
     with each run group's test accuracy at the early-stop iteration / at the end of
-    training (%) -- validation perplexity for language models -- averaged over replicates.
+    training (%) -- validation perplexity for language models -- as mean ± standard
+    deviation over replicates (with their number n) when a group has several.
 
     targets: the rows; each group contributes the level nearest to a row (within 15%).
     Default: the runs' own levels (own_targets), each group's level in its own row, so
@@ -264,14 +265,23 @@ def _table(groups, targets, text, pick):
             if any(p is None for p in picks):
                 cells.append("—")
                 continue
-            mean = lambda key: sum(p[key] for p in picks) / len(picks)  # noqa: E731
             where = f"keep {picks[0]['keep']:g}" if "keep" in picks[0] else \
                 f"level {picks[0]['level']}"
-            cells.append(f"{mean(keys[0]) * scale:.2f} / {mean(keys[1]) * scale:.2f} "
-                         f"({where}, {picks[0]['pm_of_real'] * 100:.2f}%)")
+            n = f", n={len(picks)}" if len(picks) > 1 else ""
+            cells.append(" / ".join(_spread([p[key] * scale for p in picks]) for key in keys)
+                         + f" ({where}, {picks[0]['pm_of_real'] * 100:.2f}%{n})")
         if any(c != "—" for c in cells):
             lines.append(f"| {target:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _spread(values):
+    """"mean" of one value, "mean ± std" (sample standard deviation) of replicates."""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.2f}"
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.2f} ± {std:.2f}"
 
 
 def _distance(level, target):

@@ -176,6 +176,11 @@ def test_replicates_have_one_layout_and_plot_averages_them(tmp_path, finished):
         lottery.run_lottery(config, root, replicates=1, quiet=True)
     (label, replicates), = plots.load_groups([root]).items()
     assert len(replicates) == 2
+    accuracies = [r[0]["early_stop_test_acc"] * 100 for r in replicates]
+    row = plots.markdown_table([root]).strip().splitlines()[2]
+    mean = sum(accuracies) / 2
+    std = abs(accuracies[0] - accuracies[1]) / 2 ** 0.5          # sample std of two
+    assert f"{mean:.2f} ± {std:.2f} / " in row and "n=2)" in row, row
 
 
 def test_random_pruning_under_global_keeps_the_tickets_layer_counts(tmp_path):
