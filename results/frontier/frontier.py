@@ -52,8 +52,8 @@ def level_points(run_dir, level, bits_list, qat_bits, qat_iterations, data_dir, 
                                           data_dir=data_dir)
             tensors, model = deploy.file_tensors(model, masks, bits)
             path = Path(tmp) / f"level_{level}_{bits}_{method}.hpz"
-            modelfile.write(path, {"config": cfg.to_dict(), "level": level,
-                                   "bits": bits}, tensors)
+            modelfile.write(path, deploy.file_spec(cfg, level, bits, "unit", run_dir),
+                            tensors)                # the header `hyperprune export` writes
             result = deploy.evaluate_file(path, data_dir)
             report = deploy.size_report(model, masks, bits, path)
             out.append(dict(algebra=label, seed=config["seed"], level=level,
