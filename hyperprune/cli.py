@@ -234,7 +234,8 @@ def distill_command(args):
     from .distill import DistillRun
     config = from_arguments(args, DistillConfig, presets={})
     s = DistillRun(config, args.run_dir, args.data_dir, args.quiet, _command_line()).run()
-    print(f"{s['method']} ({s['rules']} rules, {s['capacity']} capacity): validation loss "
+    from .plots import distill_description
+    print(f"{distill_description(s)}: validation loss "
           f"{s['final_val_loss']:.4f} with {s['student_parameters']:,} parameters (teacher "
           f"{s['teacher_val_loss']:.4f} with {s['teacher_parameters']:,})")
     print(f"run directory: {args.run_dir}")

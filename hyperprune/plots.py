@@ -302,8 +302,18 @@ def _own_level(levels, target, targets):
 
 # ------------------------------------------------------------------ distillation
 def distill_label(summary):
-    """"progressive, n=4 learned" and the like, from a distillation run's summary."""
+    """"progressive, n=4 learned" and the like, from a distillation run's summary
+    ("dense, no replacement" for the control)."""
+    if summary["method"] == "dense":
+        return "dense, no replacement"
     return f"{summary['method']}, {summary.get('label') or summary['rules']}"
+
+
+def distill_description(summary):
+    """"progressive (learned rules, uniform capacity)", or "dense (no replacement)"."""
+    if summary["method"] == "dense":
+        return "dense (no replacement)"
+    return f"{summary['method']} ({summary['rules']} rules, {summary['capacity']} capacity)"
 
 
 def distill_figure(run_dir, out, title=None):
@@ -331,7 +341,7 @@ def distill_figure(run_dir, out, title=None):
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
-    name = title or (f"{s['method']} ({s['rules']} rules, {s['capacity']} capacity): "
+    name = title or (f"{distill_description(s)}: "
                      f"{s['student_parameters']:,} parameters")
     return _save(fig, out, name)
 

@@ -8,6 +8,7 @@ file, mean and min-max over seeds), DIR/fade.png (validation loss at alpha = 0 .
 the fade lengths) and DIR/curve.png (the progressive n = 4 run of seed 0, alpha on a
 second axis).
 """
+import csv
 import json
 import math
 import re
@@ -133,19 +134,29 @@ def capacity_lines(groups):
 
 
 def fade_figure(groups, out):
+    """Validation loss against iteration through stage A (seed 0): the three fade lengths,
+    the abrupt switch, and the dense control, whose own bump is the restarted learning-
+    rate warmup on trained weights -- the fades are read against it."""
     plt = plots._pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    keys = ("0", "0.25", "0.5", "0.75", "1")
-    for group in ("progressive_n4_fade100", "progressive_n4", "progressive_n4_fade800"):
-        for seed, _, meta in groups.get(group, [])[:1]:
-            at = meta["summary"]["val_loss_at_alpha"]
-            ax.plot([float(k) for k in keys], [at[k] for k in keys], "o-",
-                    label=f"{LABELS[group]} (seed {seed})".replace("progressive n=4, ", ""))
-    ax.set_xlabel("alpha (0: dense, 1: PHM only)")
-    ax.set_ylabel("validation loss when alpha is reached")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    stage_a = max(int(r["iteration"]) for r in csv.DictReader(
+        open(groups["progressive_n4"][0][1] / "curve.csv")) if r["stage"] == "A")
+    for group in ("dense", "abrupt_n4", "progressive_n4_fade100", "progressive_n4",
+                  "progressive_n4_fade800"):
+        for seed, run_dir, _ in groups.get(group, [])[:1]:
+            with open(run_dir / "curve.csv") as f:
+                curve = [row for row in csv.DictReader(f) if int(row["iteration"]) <= stage_a]
+            label = LABELS[group]
+            if group == "progressive_n4":
+                label += ", fade 500"
+            ax.plot([int(r["iteration"]) for r in curve], [float(r["val_loss"]) for r in curve],
+                    ".-", label=f"{label} (seed {seed})")
+    ax.set_ylim(top=2.1)
+    ax.set_xlabel("iteration (stage A)")
+    ax.set_ylabel("validation loss")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return plots._save(fig, out, "Transition stability: validation loss along the fade")
+    ax.legend(fontsize=7)
+    return plots._save(fig, out, "The transition: validation loss through stage A")
 
 
 def main(out):
@@ -165,7 +176,7 @@ def main(out):
                              x="bytes")
     if groups.get("progressive_n4"):
         plots.distill_figure(groups["progressive_n4"][0][1], out / "curve.png")
-    if any(g in groups for g in ("progressive_n4_fade100", "progressive_n4_fade800")):
+    if "progressive_n4" in groups:
         fade_figure(groups, out / "fade.png")
     text = ["# Dense -> PHM replacement of gpt_char's MLP blocks", "",
             "Regenerate: `bash results/distill/reproduce.sh` (protocol in its header).", "",
