@@ -51,12 +51,13 @@ tnn = torch.nn
 
 
 # ------------------------------------------------------------------------- Conv-2
-def conv2_hyperprune(rng):
+def image_step(name, lr, batch, rng):
+    """A hyperprune classifier step (hyperprune.models.NAME, real): cross-entropy, Adam."""
     hp.manual_seed(0)
-    model = models.conv2("real")
-    opt = optim.Adam(model.parameters(), lr=2e-4)
-    x = tensor(rng.standard_normal((60, 3, 32, 32)).astype(np.float32))
-    y = rng.integers(0, 10, 60)
+    model = getattr(models, name)("real")
+    opt = optim.Adam(model.parameters(), lr=lr)
+    x = tensor(rng.standard_normal((batch, 3, 32, 32)).astype(np.float32))
+    y = rng.integers(0, 10, batch)
 
     def step():
         loss = F.cross_entropy(model(x), tensor(y))
@@ -64,6 +65,10 @@ def conv2_hyperprune(rng):
         loss.backward()
         opt.step()
     return step
+
+
+def conv2_hyperprune(rng):
+    return image_step("conv2", 2e-4, 60, rng)
 
 
 def conv2_torch(rng):
@@ -151,18 +156,7 @@ def gpt_torch(rng):
 
 # --------------------------------------------------------------------------- ViT
 def vit_hyperprune(rng):
-    hp.manual_seed(0)
-    model = models.vit("real")
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    x = tensor(rng.standard_normal((128, 3, 32, 32)).astype(np.float32))
-    y = rng.integers(0, 10, 128)
-
-    def step():
-        loss = F.cross_entropy(model(x), tensor(y))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return image_step("vit", 1e-3, 128, rng)
 
 
 class EncoderBlock(tnn.Module):
