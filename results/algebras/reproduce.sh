@@ -16,12 +16,13 @@
 # of results/lenet_300_100/frankle (seeds 0, 1, 2, by results/replicates.sh).
 # About 4 CPU-hours (one BLAS thread, two lanes).
 #
-# Conv-4 on CIFAR-10 with the protocol of results/conv4_converged (width 0.25, global 36%
-# per round, each level trained until validation has not improved for 2,500 iterations,
-# at most 12,000; no augmentation), one seed (0): complex 9 rounds, octonion (first
-# convolution real: 4 encoded channels are not a whole octonion) 6 rounds, PHM n = 4
-# 7 rounds, each to about 1% of the real weights; real and quaternion are seed 0 of
-# results/conv4_converged.  About 8 CPU-hours.  Resumable.
+# Conv-4 on CIFAR-10 with the protocol of results/conv4_converged (width 0.25, global 50%
+# per round, each level trained until validation has not improved for 1,500 iterations,
+# at most 10,000; no augmentation), one seed (0): complex (50.3% of the real weights)
+# 6 rounds, octonion (13.1%; first convolution real: 4 encoded channels are not a whole
+# octonion) 4 rounds, PHM n = 4 (25.3%) 5 rounds, each to about 0.8% of the real
+# weights; real and quaternion are seed 0 of results/conv4_converged.  About 6
+# CPU-hours.  Resumable.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
@@ -58,15 +59,15 @@ case " $ONLY " in *" conv4 "*)
   conv4() {  # conv4 ALGEBRA ROUNDS
     local dir="$OUT/conv4/$1_seed0"
     $HP lottery --model conv4 --algebra "$1" --width 0.25 --levels "$2" --seed 0 \
-        --strategy global --fraction 0.36 --iterations 12000 --patience 2500 \
+        --strategy global --fraction 0.5 --iterations 10000 --patience 1500 \
         --eval-every 500 --test-when-improved --lr 1e-3 --batch-size 60 \
         --data-dir "$CIFAR_DIR" --run-dir "$dir" --quiet > "$dir.log" 2>&1
   }
-  conv4 complex 9 & a=$!
-  (conv4 octonion 6; conv4 phm 7) & b=$!
+  conv4 complex 6 & a=$!
+  (conv4 octonion 4; conv4 phm 5) & b=$!
   wait $a $b
   $HP plot "$CONV4"/real_seed0 "$CONV4"/quaternion_seed0 "$OUT/conv4" \
       -o "$OUT/conv4.png" --table "$OUT/conv4.md" \
-      --targets 100,64,41,26.2,16.8,10.7,6.9,4.4,2.8,1.8,1.2 \
+      --targets 100,50.3,25.3,13.1,6.3,3.1,1.6,0.8 \
       --title "Conv-4 (width 0.25), CIFAR-10, trained to convergence: five algebras"
 esac

@@ -31,7 +31,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = conv4 ]; then
   source results/cifar_data.sh
   C=results/conv4_converged
-  $PY $F conv4 "$C/real_seed0@0,2,4,6,8,10" "$C/quaternion_seed0@0,1,2,3,5,7" \
+  $PY $F conv4 "$C/real_seed0@0,2,4,5,6,7" "$C/quaternion_seed0@0,1,2,3,4,5" \
       --data-dir "$CIFAR_DIR" --out "$OUT" \
       --title "Conv-4 (width 0.25), CIFAR-10 (JPEG copy): test accuracy against bytes on disk"
 fi
