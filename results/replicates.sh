@@ -7,7 +7,10 @@
 #
 #   bash results/replicates.sh                 # every run below, two lanes in parallel
 #   ONLY="lenet gpt" SEEDS="1 2" bash results/replicates.sh
+#   PLOT_ONLY=1 bash results/replicates.sh     # only the figures and tables
 #
+# The figures and tables (results/replicates/*.png, *.md) average every seed present: line
+# and table entry the mean, band min to max, table mean ± sample std with n.
 # Resumable like every lottery run.  About 12 CPU-hours in all on this machine class
 # (LeNet about 55 min a run, gpt_char and the ViT about an hour each, one BLAS thread).
 # OUT=DIR writes the runs under DIR instead of results/ (to regenerate and compare).
@@ -55,6 +58,32 @@ lane() {  # lane ALGEBRA: every experiment of one algebra, one seed after anothe
   return 0
 }
 
-lane real & a=$!
-lane quaternion & b=$!
-wait $a $b
+if [ -z "${PLOT_ONLY:-}" ]; then
+  lane real & a=$!
+  lane quaternion & b=$!
+  wait $a $b
+fi
+
+seeds() {  # seeds DIR: DIR and its DIR_seedS replicates that exist
+  local d
+  for d in "$1" "$1"_seed*; do [ -d "$d" ] && printf '%s\n' "$d"; done
+  return 0
+}
+plot() {  # plot NAME TITLE TARGETS RUN...: one figure and table over the runs' seeds
+  local name=$1 title=$2 targets=$3 runs=() r
+  shift 3
+  for r in "$@"; do mapfile -t -O "${#runs[@]}" runs < <(seeds "$r"); done
+  mkdir -p "$OUT/replicates"
+  $HP plot "${runs[@]}" -o "$OUT/replicates/$name.png" --table "$OUT/replicates/$name.md" \
+      --targets "$targets" --title "$title"
+}
+HALVES=100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2
+wants lenet && plot lenet_frankle \
+    "LeNet-300-100, MNIST, Frankle & Carbin protocol: seeds averaged" \
+    100,51.3,25.3,21.1,13.5,7.0,3.6,1.9,1.1 \
+    "$OUT/lenet_300_100/frankle/real" "$OUT/lenet_300_100/frankle/quaternion"
+wants gpt && plot gpt_char "gpt_char, tiny Shakespeare, Q/K/V pruned 50% a round: seeds averaged" \
+    "$HALVES" "$OUT/gpt_char/real" "$OUT/gpt_char/quaternion"
+wants vit && plot vit_cifar10 "ViT (2 layers, width 64), CIFAR-10 (JPEG copy): seeds averaged" \
+    "$HALVES" "$OUT/vit_cifar10/real" "$OUT/vit_cifar10/quaternion"
+exit 0
