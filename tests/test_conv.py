@@ -6,6 +6,7 @@ import pytest
 
 import hyperprune as hp
 from hyperprune import functional as F, nn, prune, quaternion
+from hyperprune.functional import conv
 from hyperprune.algebra import COMPLEX, QUATERNION
 from conftest import grads_of, host, make
 
@@ -26,6 +27,40 @@ def test_conv2d_gradcheck(backend, stride, padding, kernel, bias):
     result = hp.gradcheck(lambda x, w, *b: F.conv2d(x, w, *b, stride=stride, padding=padding),
                           *args)
     assert result.max_error <= 1e-6
+
+
+# stride 1 with out_channels <= in_channels: dL/dx as a convolution of G (no col2im)
+BY_CONVOLUTION = [((3, 3), (1, 1)), ((3, 2), (2, 0)), ((2, 3), (0, 2)), ((1, 1), (0, 0))]
+
+
+@pytest.mark.parametrize("kernel,padding", BY_CONVOLUTION)
+def test_conv2d_gradcheck_input_gradient_by_convolution(backend, kernel, padding):
+    x, w, b = make(2, 4, 5, 6, seed=7), make(3, 4, *kernel, seed=8), make(3, seed=9)
+    assert conv._gradient_by_convolution(w.shape, (1, 1), padding)
+    result = hp.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=padding), x, w, b)
+    assert result.max_error <= 1e-6
+
+
+@pytest.mark.parametrize("kernel,padding", BY_CONVOLUTION)
+def test_input_gradient_by_convolution_equals_col2im(backend, kernel, padding):
+    """The two routes to dL/dx -- M2^T G then col2im, and G convolved with the flipped
+    kernel -- agree to float64 rounding."""
+    xp = hp.backend.get_array_module(make(1))
+    x, m = make(3, 5, 6, 7, seed=10).data, make(4, 5, *kernel, seed=11).data
+    ho, wo = (conv.output_size(s, k, 1, p) for s, k, p in zip((6, 7), kernel, padding))
+    g = make(3, 4, ho, wo, seed=12).data
+    gc = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(4, -1)
+    by_col2im = conv.col2im(m.reshape(4, -1).T @ gc, x.shape, kernel, (1, 1), padding)
+    by_convolution = conv._input_gradient_by_convolution(g, m, padding)
+    np.testing.assert_allclose(host(by_convolution), host(by_col2im), rtol=1e-12, atol=1e-12)
+
+
+def test_input_gradient_route_is_chosen_by_shape():
+    choose = conv._gradient_by_convolution
+    assert choose((64, 64, 3, 3), (1, 1), (1, 1))          # Conv-2's second layer
+    assert not choose((128, 64, 3, 3), (1, 1), (1, 1))     # wider output: col2im is cheaper
+    assert not choose((64, 64, 3, 3), (2, 2), (1, 1))      # strided: G would need dilating
+    assert not choose((64, 64, 3, 3), (1, 1), (3, 0))      # padding >= kernel
 
 
 @pytest.mark.parametrize("stride,padding,kernel,bias", CONV_CASES[:3])

@@ -25,6 +25,8 @@ G = dL/dY (O, N Ho Wo) the backward is two more GEMMs and a sum:
                             offset (i, j), one strided add of that slice back where it
                             came from
     dL/db  = sum of G over n, p, q.
+With stride 1 and O <= C, dL/dx is instead computed as what it also is -- the convolution
+of G with the kernel flipped and transposed (one im2col of G, one GEMM, no col2im).
 
 Hypercomplex convolution, y = W ⊛ x with the algebra product (the Hamilton product for
 quaternions), on the planar channel layout [r | i | j | k] of QLinear: channels
@@ -144,14 +146,62 @@ def col2im(dcols, x_shape, kernel, stride, padding):
     out_hw = (output_size(h, kernel[0], stride[0], padding[0]),
               output_size(w, kernel[1], stride[1], padding[1]))
     d = dcols.reshape((c, kernel[0], kernel[1], n) + out_hw)
-    dx = _get_xp(dcols).zeros(x_shape, dtype=dcols.dtype)
+    offsets = list(_offsets(kernel, stride, padding, (h, w), out_hw))
+    whole = [k for k, (_, _, _, inp) in enumerate(offsets)
+             if _covers(inp[0], h) and _covers(inp[1], w)]
+    xp = _get_xp(dcols)
+    # an offset covering every pixel (a 3x3 kernel's centre with padding 1) is assigned
+    # first: no zero fill, one read-modify-write pass fewer
+    dx = (xp.empty if whole else xp.zeros)(x_shape, dtype=dcols.dtype)
     dxt = dx.transpose(1, 0, 2, 3)                                # (C, N, H, W), a view
-    for i, j, out, inp in _offsets(kernel, stride, padding, (h, w), out_hw):
+    if whole:
+        i, j, out, inp = offsets.pop(whole[0])
+        dxt[...] = d[:, i, j, :, out[0], out[1]]
+    for i, j, out, inp in offsets:
         dxt[:, :, inp[0], inp[1]] += d[:, i, j, :, out[0], out[1]]
     return dx
 
 
+def _covers(index, size):
+    """Whether a slice from _valid takes every element of an axis of length `size`."""
+    return index.start == 0 and index.stop >= size and index.step == 1
+
+
 # ======================================================================= convolution
+def _gradient_by_convolution(m_shape, stride, padding):
+    """Whether dL/dx is cheaper as a convolution of G than as M2^T G and col2im.
+
+    With stride 1, dL/dx is itself a convolution: the correlation of G with the kernel
+    flipped in both spatial axes and its in/out channels swapped, padded by (k - 1 - p),
+
+        dL/dx[n, c, h, w] = sum_{o, i, j} W[o, c, kh-1-i, kw-1-j] G[n, o, h + i - (kh-1-ph),
+                                                                       w + j - (kw-1-pw)],
+
+    one im2col of G and one GEMM, no col2im (whose scatter-adds cost about twice im2col's
+    copies).  Chosen when G's columns are no larger than x's, O <= C (measured on Conv-4's
+    layers: 10-20% less time for dL/dx; with O = 2C, 15-20% more).
+    """
+    o, c, kh, kw = m_shape
+    return stride == (1, 1) and o <= c and padding[0] < kh and padding[1] < kw
+
+
+def _input_gradient_by_convolution(g, m, padding):
+    """dL/dx for stride 1 as the convolution of G with the flipped kernel (see above):
+    g (N, O, Ho, Wo), m (O, C, kh, kw) -> (N, C, H, W)."""
+    xp = _get_xp(g)
+    o, c, kh, kw = m.shape
+    n = g.shape[0]
+    pad = (kh - 1 - padding[0], kw - 1 - padding[1])
+    # flipped[c, (o, i, j)] = M[o, c, kh-1-i, kw-1-j]: small, so one contiguous copy
+    flipped = xp.ascontiguousarray(m[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
+    cols = im2col(g, (kh, kw), (1, 1), pad, out=backend.buffers.take(
+        xp, _cols_shape(g.shape, (kh, kw), (1, 1), pad), g.dtype))
+    hw = tuple(output_size(s, k, 1, p) for s, k, p in zip(g.shape[2:], (kh, kw), pad))
+    gx = (flipped @ cols).reshape((c, n) + hw).transpose(1, 0, 2, 3)
+    backend.buffers.give(cols)
+    return gx
+
+
 class Conv2dFunction(Function):
     """y = W ⊛ x + b, one fused op (formulas in the module docstring).
 
@@ -167,7 +217,8 @@ class Conv2dFunction(Function):
                                   (no copy); QConv2d then folds it on the weight side:
                                   dL/dW = algebra.block_matrix_grad(dL/dM)
                dL/dX = M2^T G  -- written into X's buffer, which dL/dM no longer needs
-               dL/dx = col2im(dL/dX),  dL/db = G summed over (n, p, q).
+               dL/dx = col2im(dL/dX),  dL/db = G summed over (n, p, q); with stride 1
+               and O <= C, dL/dx = G ⊛ flipped M instead (_gradient_by_convolution).
     X is released in backward (a second backward through the same graph rebuilds it).
     """
 
@@ -215,10 +266,15 @@ class Conv2dFunction(Function):
             gm = gm.reshape(m.shape)
             gw = gm if self.algebra is None else \
                 self.algebra.block_matrix_grad(gm, self.w_shape)
-        if need_x:
+        if need_x and _gradient_by_convolution(m.shape, self.stride, self.padding):
+            backend.buffers.give(cols)      # the columns of G below take their place
+            gx = _input_gradient_by_convolution(g, m, self.padding)
+        elif need_x:
             dcols = xp.matmul(m.reshape(o, -1).T, gc, out=cols)      # dL/dX = M2^T G
             gx = col2im(dcols, self.x.shape, kernel, self.stride, self.padding)
-        backend.buffers.give(cols)                                  # for the next step
+            backend.buffers.give(cols)                              # for the next step
+        else:
+            backend.buffers.give(cols)
         if len(self.needs_input_grad) == 2:
             return gx, gw
         if self.needs_input_grad[2]:
