@@ -132,3 +132,25 @@ def test_training_reduces_the_loss(backend, opt_name):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("opt_name,wd", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.1)])
+def test_adam_in_pieces_is_bitwise_the_whole_array_update(monkeypatch, opt_name, wd):
+    """Adam runs its chain of in-place steps piece by piece (cache-sized pieces): every
+    element sees the same operations, so the weights are equal bit for bit to one
+    whole-array pass (here: 7-element pieces against one piece)."""
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((37, 11)).astype(np.float32)
+    grads = rng.standard_normal((4, 37, 11)).astype(np.float32)
+
+    def train():
+        p = hp.tensor(start.copy(), requires_grad=True)
+        opt = getattr(optim, opt_name)([p], lr=0.01, weight_decay=wd)
+        for g in grads:
+            p.grad = g.T.copy().T         # a non-contiguous gradient is read correctly too
+            opt.step()
+        return p.data
+    whole = train()
+    monkeypatch.setattr(hp.backend, "CACHE_CHUNK", 7)
+    assert np.array_equal(train(), whole)
+    assert not np.array_equal(whole, start)

@@ -210,9 +210,10 @@ class Conv2dFunction(Function):
 
     forward:   M = weight (real) or algebra.block_matrix(weight)       (O, C, kh, kw)
                X = im2col(x)  -- the one copy of the input --          (C kh kw, N Ho Wo)
-               Y = M2 X  (one GEMM, M2 = M.reshape(O, -1)), written as (N, O, Ho, Wo) with
-               the bias added in the same pass.
-    backward:  G = dL/dy as (O, N Ho Wo) (one transposing copy of the gradient)
+               Y = M2 X + b  (one GEMM, M2 = M.reshape(O, -1)), returned as an (N, O, Ho,
+               Wo) view of the (O, N, Ho, Wo) product: no transposing copy; elementwise
+               ops keep that memory order, so the gradient comes back laid out as G.
+    backward:  G = dL/dy as (O, N Ho Wo) (a transposing copy only if it is not already)
                dL/dM = G X^T   -- one GEMM; BLAS reads the transposed operand in place
                                   (no copy); QConv2d then folds it on the weight side:
                                   dL/dW = algebra.block_matrix_grad(dL/dM)
@@ -237,12 +238,10 @@ class Conv2dFunction(Function):
         self.x, self.w_shape, self.m, self.cols = x, weight.shape, m, cols
         out_hw = tuple(output_size(s, k, st, p) for s, k, st, p in
                        zip(x.shape[2:], kernel, self.stride, self.padding))
-        y = (m.reshape(o, -1) @ cols).reshape((o, n) + out_hw).transpose(1, 0, 2, 3)
-        out = xp.empty((n, o) + out_hw, dtype=y.dtype)
-        if bias is None:
-            out[...] = y
-        else:
-            xp.add(y, bias.reshape(o, 1, 1), out=out)
+        y = (m.reshape(o, -1) @ cols).reshape((o, n) + out_hw)
+        if bias is not None:
+            y += bias.reshape(o, 1, 1, 1)
+        out = y.transpose(1, 0, 2, 3)
         if not any(self.needs_input_grad[:2]):     # no backward will read the columns
             backend.buffers.give(cols)
             self.cols = None
