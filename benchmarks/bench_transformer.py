@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 import hyperprune as hp
-from hyperprune import functional as F, optim, tensor
+from hyperprune import optim, tensor
 from hyperprune.models import gpt_char, vit
 from hyperprune.train import loss_of
 
@@ -62,7 +62,7 @@ def vit_setup(algebra, rng):
     y = rng.integers(0, 10, 128)
 
     def step(i):
-        loss = F.cross_entropy(model(x), y)
+        loss = loss_of(model(x), y)                      # y: host labels, moved
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -39,3 +39,20 @@ def test_a_two_layer_step_records_its_five_products_with_their_layouts():
     assert len(f) == 5 and f.time() > 0
     assert np.isclose(f.gflop * 1e9, 2 * (6 * 5 * 4 + 6 * 4 * 3 + 3 * 6 * 4 + 6 * 3 * 4
                                           + 4 * 6 * 5))
+
+
+def test_every_benchmark_step_can_be_recorded(monkeypatch):
+    """Each benchmark's own step runs under the strict backend, where the floor records it
+    (host labels must be moved explicitly there): the ViT's and gpt_char's, smaller."""
+    import bench_transformer
+    from hyperprune.models import gpt_char, vit
+    monkeypatch.setattr(bench_transformer, "vit", lambda algebra: vit(
+        algebra, depth=1, dim=16, heads=2, mlp_dim=16))
+    monkeypatch.setattr(bench_transformer, "gpt_char", lambda algebra: gpt_char(
+        algebra, n_layer=1, n_embd=16, n_head=2))
+    for name, (setup, *_) in bench_transformer.BENCHES.items():
+        for algebra in ("real", "quaternion"):
+            def make_step():
+                step = setup(algebra, np.random.default_rng(0))
+                return lambda: step(0)
+            assert len(floor.record(make_step)) > 0
