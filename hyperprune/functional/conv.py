@@ -265,15 +265,14 @@ class Conv2dFunction(Function):
             gm = gm.reshape(m.shape)
             gw = gm if self.algebra is None else \
                 self.algebra.block_matrix_grad(gm, self.w_shape)
-        if need_x and _gradient_by_convolution(m.shape, self.stride, self.padding):
-            backend.buffers.give(cols)      # the columns of G below take their place
-            gx = _input_gradient_by_convolution(g, m, self.padding)
-        elif need_x:
+        by_convolution = need_x and _gradient_by_convolution(m.shape, self.stride,
+                                                             self.padding)
+        if need_x and not by_convolution:
             dcols = xp.matmul(m.reshape(o, -1).T, gc, out=cols)      # dL/dX = M2^T G
             gx = col2im(dcols, self.x.shape, kernel, self.stride, self.padding)
-            backend.buffers.give(cols)                              # for the next step
-        else:
-            backend.buffers.give(cols)
+        backend.buffers.give(cols)          # for the next step, or for G's columns below
+        if by_convolution:
+            gx = _input_gradient_by_convolution(g, m, self.padding)
         if len(self.needs_input_grad) == 2:
             return gx, gw
         if self.needs_input_grad[2]:
@@ -361,7 +360,7 @@ class MaxPool2dFunction(Function):
     def forward(self, x):
         xp = _get_xp(x)
         windows = list(_windows(x.shape, self.kernel, self.stride))
-        y = x[windows[0][1]].copy()
+        y = x[windows[0][1]].copy(order="K")    # x's memory order (a conv's output: O, N)
         for _, key in windows[1:]:
             xp.maximum(y, x[key], out=y)
         if any(self.needs_input_grad):
@@ -374,9 +373,13 @@ class MaxPool2dFunction(Function):
         windows = list(_windows(x.shape, self.kernel, self.stride))
         covers = self.kernel == self.stride and all(
             s == o * k for s, o, k in zip(x.shape[2:], y.shape[2:], self.kernel))
-        dx = xp.empty(x.shape, dtype=g.dtype) if covers else xp.zeros(x.shape, dtype=g.dtype)
-        free = xp.ones(y.shape, dtype=bool)          # windows whose maximum is still unseen
-        hit = xp.empty(y.shape, dtype=bool)
+        dx = (xp.empty_like if covers else xp.zeros_like)(x, dtype=g.dtype)
+        free = xp.ones_like(y, dtype=bool)           # windows whose maximum is still unseen
+        hit = xp.empty_like(y, dtype=bool)
+        if g.strides != y.strides:    # every array in x's and y's memory order (Flatten's
+            aligned = xp.empty_like(y, dtype=g.dtype)     # g is not): passes read in step
+            aligned[...] = g
+            g = aligned
         for _, key in windows:
             xp.equal(x[key], y, out=hit)
             hit &= free
