@@ -195,7 +195,16 @@ def test_labels_out_of_range(tmp_path):
 # Locating and loading
 # ---------------------------------------------------------------------------------------
 
-def test_missing_files_message(tmp_path, monkeypatch):
+@pytest.fixture
+def offline_copy(tmp_path, monkeypatch):
+    """This project's machines: the JPEG converter exists next to the repository (made to
+    exist here, so the test does not depend on where the repository is cloned)."""
+    converter = tmp_path / "cifar10_from_jpeg.py"
+    converter.write_text("")
+    monkeypatch.setattr(cifar, "JPEG_CONVERTER", converter)
+
+
+def test_missing_files_message(tmp_path, monkeypatch, offline_copy):
     monkeypatch.setenv("HYPERPRUNE_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError) as info:
         cifar.load_cifar10()
@@ -416,7 +425,7 @@ def test_download_archive_without_the_files(tmp_path, monkeypatch, small_counts)
         cifar.download_cifar("cifar100", tmp_path)
 
 
-def test_download_offline_message(tmp_path, monkeypatch):
+def test_download_offline_message(tmp_path, monkeypatch, offline_copy):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no route to host")
 
