@@ -366,3 +366,20 @@ def test_gradcheck_non_contiguous_inputs(backend):
     assert xq.shape == (2, 8, 3, 3) and wq.shape == (4, 1, 2, 2, 3)
     assert hp.gradcheck(lambda x, w: F.quaternion_conv2d(x, w, padding=(0, 1)),
                         xq, wq).max_error <= 1e-6
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
+def test_max_pool_in_any_memory_order(backend, kernel, stride):
+    """A convolution's output is an (N, C, H, W) view of (C, N, H, W) memory; pooling keeps
+    that order and takes a gradient in another one (Flatten's): values and gradients are
+    those of the contiguous input, including ties (ReLU's zeros)."""
+    xp = hp.backend.get_array_module(make(1))
+    rng = np.random.default_rng(24)
+    host_x = np.maximum(rng.standard_normal((3, 4, 7, 8)), 0)       # ties at 0
+    x_cn = hp.tensor(xp.ascontiguousarray(hp.backend.asarray(host_x).transpose(1, 0, 2, 3))
+                     .transpose(1, 0, 2, 3), requires_grad=True)   # (N, C, H, W), C-major
+    x_c = hp.tensor(hp.backend.asarray(host_x), requires_grad=True)
+    y_cn, y_c = F.max_pool2d(x_cn, kernel, stride), F.max_pool2d(x_c, kernel, stride)
+    np.testing.assert_array_equal(host(y_cn.data), host(y_c.data))
+    g = rng.standard_normal(y_c.shape)
+    np.testing.assert_array_equal(grads_of(y_cn, g, x_cn)[0], grads_of(y_c, g, x_c)[0])
