@@ -27,7 +27,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
 PY=${PY:-python3}
-OUT=${OUT:-results/conv4_converged}
+MODEL=${MODEL:-conv4}             # conv6: results/conv6_converged/reproduce.sh
+OUT=${OUT:-results/${MODEL}_converged}
 SEEDS=${SEEDS:-0 1 2}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 mkdir -p "$OUT"
@@ -35,7 +36,7 @@ source results/cifar_data.sh      # sets CIFAR_DIR, fetches CIFAR-10 when missin
 
 run() {  # run ALGEBRA ROUNDS SEED
   local dir="$OUT/$1_seed$3"
-  $HP lottery --model conv4 --algebra "$1" --width 0.25 --levels "$2" --seed "$3" \
+  $HP lottery --model "$MODEL" --algebra "$1" --width 0.25 --levels "$2" --seed "$3" \
       --strategy global --fraction 0.5 --iterations 10000 --patience 1500 \
       --eval-every 500 --test-when-improved --lr 1e-3 --batch-size 60 \
       --data-dir "$CIFAR_DIR" --run-dir "$dir" --quiet > "$dir.log" 2>&1
@@ -55,6 +56,6 @@ lane real quaternion & a=$!
 lane quaternion real & b=$!
 wait $a $b
 
-$HP plot "$OUT" -o "$OUT/conv4_converged.png" --table "$OUT/conv4_converged.md" \
+$HP plot "$OUT" -o "$OUT/${MODEL}_converged.png" --table "$OUT/${MODEL}_converged.md" \
     --targets 100,50,25.3,12.5,6.3,3.1,1.6,0.8 \
-    --title "Conv-4 (width 0.25), CIFAR-10: trained to convergence, global 50% per round"
+    --title "Conv-${MODEL#conv} (width 0.25), CIFAR-10: trained to convergence, global 50% per round"
