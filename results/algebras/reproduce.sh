@@ -21,7 +21,7 @@
 # at most 10,000; no augmentation), one seed (0): complex (50.3% of the real weights)
 # 6 rounds, octonion (13.1%; first convolution real: 4 encoded channels are not a whole
 # octonion) 4 rounds, PHM n = 4 (25.3%) 5 rounds, each to about 0.8% of the real
-# weights; real and quaternion are seed 0 of results/conv4_converged.  About 6
+# weights; real and quaternion are seed 0 of results/conv4_converged.  About 2.5
 # CPU-hours.  Resumable.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
