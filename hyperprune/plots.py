@@ -30,6 +30,7 @@ def run_label(config):
         parts += [f"{config['weight_bits']}-bit"] if config["init"] == "kbit" else []
         parts += ["whole-element"] if config["granularity"] == "element" and \
             algebra != "real" else []
+        parts += ["scaled fan"] if config.get("scale_fan") else []
         return " ".join(parts + (["biprop"] if config["binary"] else []))
     name = f"phm n={config.get('phm_n', 4)}" if algebra == "phm" else algebra
     parts = [name, config["strategy"]]

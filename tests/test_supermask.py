@@ -222,3 +222,16 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path, capsys, args, message):
         "hyperprune supermask: error:")
     assert __import__("re").search(message, err), err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_plot_labels_say_how_the_random_weights_were_drawn():
+    from hyperprune import plots
+    base = dict(algebra="real", keep=0.1, init="signed_constant", weight_bits=4,
+                granularity="component", binary=False, scale_fan=False)
+    assert plots.run_label(base) == "supermask real signed constant"
+    assert plots.run_label({**base, "scale_fan": True}) == \
+        "supermask real signed constant scaled fan"
+    assert plots.run_label({**base, "init": "kbit"}) == "supermask real kbit 4-bit"
+    assert plots.run_label({**base, "algebra": "quaternion", "granularity": "element",
+                            "binary": True}) == \
+        "supermask quaternion signed constant whole-element biprop"

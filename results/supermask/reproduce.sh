@@ -92,6 +92,13 @@ case " $ONLY " in *" conv4 "*)
     conv4 quaternion $keep
   done
   for keep in 0.0253 0.076 0.1267 0.1774; do conv4 real $keep; done
+  # below keep 0.1 the real network's signal vanishes (seven layers each keeping a few %
+  # of weights ±sqrt(2/fan_in)); hidden-networks' remedy: the constant of the kept fan
+  for keep in 0.076 0.0253; do
+    run "$OUT/conv4/real_scalefan_keep${keep}_seed0" --model conv4 --width 0.25 \
+        --algebra real --keep $keep --scale-fan --iterations 3500 --eval-every 350 \
+        --test-when-improved --data-dir "$CIFAR_DIR"
+  done
   # the IMP tickets compared with: Conv-4 trained to convergence at every level, seed 0
   C=${CONV4:-results/conv4_converged}
   $HP plot "$OUT/conv4" "$C/real_seed0" "$C/quaternion_seed0" -o "$OUT/conv4.png" \
