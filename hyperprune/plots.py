@@ -242,7 +242,9 @@ def markdown_table(paths, targets=None):
     """A markdown table: one row per x position (weights remaining, % of the real model),
     with each run group's test accuracy at the early-stop iteration / at the end of
     training (%) -- validation perplexity for language models -- as mean ± standard
-    deviation over replicates (with their number n) when a group has several.
+    deviation over replicates (with their number n) when a group has several; a row
+    averages the replicates that reached it (n counts them), so a run still going adds
+    its finished levels only.
 
     targets: the rows; each group contributes the level nearest to a row (within 15%).
     Default: the runs' own levels (own_targets), each group's level in its own row, so
@@ -262,13 +264,16 @@ def _table(groups, targets, text, pick):
     for target in targets:
         cells = []
         for name in names:
-            picks = [pick(levels, target, targets) for levels in groups[name]]
-            if any(p is None for p in picks):
+            # the replicates that reached this row (runs still going have fewer levels);
+            # n says how many whenever the group has several
+            picks = [p for p in (pick(levels, target, targets) for levels in groups[name])
+                     if p is not None]
+            if not picks:
                 cells.append("—")
                 continue
             where = f"keep {picks[0]['keep']:g}" if "keep" in picks[0] else \
                 f"level {picks[0]['level']}"
-            n = f", n={len(picks)}" if len(picks) > 1 else ""
+            n = f", n={len(picks)}" if len(groups[name]) > 1 else ""
             cells.append(" / ".join(_spread([p[key] * scale for p in picks]) for key in keys)
                          + f" ({where}, {picks[0]['pm_of_real'] * 100:.2f}%{n})")
         if any(c != "—" for c in cells):

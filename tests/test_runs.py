@@ -258,3 +258,12 @@ def test_patience_ends_a_level_and_test_is_evaluated_when_it_matters(tmp_path):
     assert lazy["summary"]["early_stop_test_acc"] == next(
         p for p in full["curve"] if p["iteration"] == best["iteration"])["test_acc"]
     assert (tmp_path / "lazy" / "curves.csv").read_text().count("\n") == len(curve) + 1
+
+
+def test_a_table_row_averages_the_replicates_that_reached_it():
+    def level(k, acc):
+        return dict(level=k, pm_of_real=0.5 ** k, early_stop_test_acc=acc, final_test_acc=acc)
+    groups = {"real global": [[level(0, 0.60), level(1, 0.70)], [level(0, 0.62)]]}
+    rows = plots._table(groups, [100, 50], False, plots._nearest).splitlines()[2:]
+    assert rows[0].startswith("| 100 | 61.00 ± 1.41 / 61.00 ± 1.41 (level 0, 100.00%, n=2)")
+    assert rows[1] == "| 50 | 70.00 / 70.00 (level 1, 50.00%, n=1) |"
