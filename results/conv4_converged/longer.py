@@ -1,7 +1,7 @@
 """A capped level trained longer: the same mask and the same θ0, a larger iteration cap.
 
     python results/conv4_converged/longer.py RUN_DIR LEVEL [--iterations 30000]
-                                             [--out results/conv4_converged/longer]
+                                             [--out DIR (default: RUN_DIR/../longer)]
                                              [--data-dir CIFAR_DIR]
 
 Levels whose early stop is their last iteration were still improving when the cap ended
@@ -54,10 +54,13 @@ def main():
     parser.add_argument("run_dir")
     parser.add_argument("level", type=int)
     parser.add_argument("--iterations", type=int, default=30000)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "longer"))
+    parser.add_argument("--out", default=None,
+                        help="default: longer/ beside the run (not beside this script, "
+                             "which may sit in another checkout)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    result = train_longer(args.run_dir, args.level, args.iterations, args.out, args.data_dir)
+    out = args.out or Path(args.run_dir).resolve().parent / "longer"
+    result = train_longer(args.run_dir, args.level, args.iterations, out, args.data_dir)
     capped, longer = result["capped"], result["longer"]
     print(f"{args.run_dir} level {args.level}: capped at {capped['final_iteration']}: test "
           f"{capped['early_stop_test_acc']:.4f}; with {args.iterations}: early stop "

@@ -83,9 +83,10 @@ case " $ONLY " in *" conv4 "*)
   # The real network also at the quaternion network's weight counts (keep x 38,608 /
   # 152,368: 0.0253, 0.0760, 0.1267, 0.1774), so that both algebras meet at equal weights.
   source results/cifar_data.sh
-  conv4() {  # conv4 ALGEBRA KEEP
-    run "$OUT/conv4/$1_keep$2_seed0" --model conv4 --width 0.25 --algebra "$1" --keep "$2" \
-        --iterations 3500 --eval-every 350 --test-when-improved --data-dir "$CIFAR_DIR"
+  conv4() {  # conv4 NAME KEEP [OPTION...]: NAME is the algebra, then any tag (real_scalefan)
+    run "$OUT/conv4/$1_keep$2_seed0" --model conv4 --width 0.25 --algebra "${1%%_*}" \
+        --keep "$2" --iterations 3500 --eval-every 350 --test-when-improved \
+        --data-dir "$CIFAR_DIR" "${@:3}"
   }
   for keep in 0.1 0.3 0.5 0.7; do
     conv4 real $keep
@@ -94,11 +95,7 @@ case " $ONLY " in *" conv4 "*)
   for keep in 0.0253 0.076 0.1267 0.1774; do conv4 real $keep; done
   # below keep 0.1 the real network's signal vanishes (seven layers each keeping a few %
   # of weights ±sqrt(2/fan_in)); hidden-networks' remedy: the constant of the kept fan
-  for keep in 0.076 0.0253; do
-    run "$OUT/conv4/real_scalefan_keep${keep}_seed0" --model conv4 --width 0.25 \
-        --algebra real --keep $keep --scale-fan --iterations 3500 --eval-every 350 \
-        --test-when-improved --data-dir "$CIFAR_DIR"
-  done
+  for keep in 0.076 0.0253; do conv4 real_scalefan $keep --scale-fan; done
   # the IMP tickets compared with: Conv-4 trained to convergence at every level, seed 0
   C=${CONV4:-results/conv4_converged}
   $HP plot "$OUT/conv4" "$C/real_seed0" "$C/quaternion_seed0" -o "$OUT/conv4.png" \
