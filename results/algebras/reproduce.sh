@@ -14,7 +14,7 @@
 # whole octonions) 12 rounds, PHM n = 4 (25.3%, learned rules, never pruned) 14 rounds,
 # each to about 1% of the real model; seeds 0 and 1.  Real and quaternion are the runs
 # of results/lenet_300_100/frankle (seeds 0, 1, 2, by results/replicates.sh).
-# About 4 CPU-hours (one BLAS thread, two lanes).
+# About 3 CPU-hours (the seed-1 runs took 0.4-0.5 hours each; one BLAS thread).
 #
 # Conv-4 on CIFAR-10 with the protocol of results/conv4_converged (width 0.25, global 50%
 # per round, each level trained until validation has not improved for 1,500 iterations,
