@@ -11,8 +11,9 @@
 #
 # The figures and tables (results/replicates/*.png, *.md) average every seed present: line
 # and table entry the mean, band min to max, table mean ± sample std with n.
-# Resumable like every lottery run.  About 12 CPU-hours in all on this machine class
-# (LeNet about 55 min a run, gpt_char and the ViT about an hour each, one BLAS thread).
+# Resumable like every lottery run.  About 8 CPU-hours in all on this machine class, one
+# BLAS thread a lane (as recorded by the committed runs: LeNet 1-2 hours a run, gpt_char
+# about 15 minutes, the ViT about 12 minutes with the code of the Benchmarks section).
 # OUT=DIR writes the runs under DIR instead of results/ (to regenerate and compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ HP=${HP:-hyperprune}
 PY=${PY:-python3}
 OUT=${OUT:-results}
 SEEDS=${SEEDS:-1 2}
-VIT_SEEDS=${VIT_SEEDS:-1}
+VIT_SEEDS=${VIT_SEEDS:-1 2}
 ONLY=${ONLY:-lenet gpt vit}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export HYPERPRUNE_DATA=${HYPERPRUNE_DATA:-$PWD/data}
