@@ -11,8 +11,8 @@
 # 10,000), so the early stop falls before the end of training unless the cap is hit (the
 # metrics say: final_iteration against early_stop_iteration).
 #
-# Scaling, to fit the budget (about 0.2 s an iteration with two lanes on two cores, about
-# 16 CPU-hours for the three seeds): width 0.25 (channels 16, 16, 32, 32; fully connected
+# Scaling, to fit the budget (the six committed runs recorded 6.2 CPU-hours, one BLAS
+# thread a lane, two lanes on two cores): width 0.25 (channels 16, 16, 32, 32; fully connected
 # 64, 64, 10 -- 152,368 prunable weights real, 38,608 quaternion), global pruning of half
 # the remaining weights per round -- about three of the paper's 20% rounds at once -- so
 # that both reach under 1% of the real weights in few levels: real 7 rounds (100% to
