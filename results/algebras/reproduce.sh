@@ -6,6 +6,7 @@
 #   bash results/algebras/reproduce.sh              # LeNet and Conv-4, figures, tables
 #   ONLY=lenet SEEDS="0 1" OUT=DIR bash results/algebras/reproduce.sh
 #   ONLY=conv4 bash results/algebras/reproduce.sh
+#   ONLY=gpt bash results/algebras/reproduce.sh     # opt-in third task, not yet complete
 #
 # LeNet-300-100 on MNIST, Frankle & Carbin's protocol exactly as results/lenet_300_100
 # (layer-wise 20% per round, output 10%, Adam 1.2e-3, batch 60, 50K iterations per
@@ -23,6 +24,11 @@
 # octonion) 4 rounds, PHM n = 4 (25.3%) 5 rounds, each to about 0.8% of the real
 # weights; real and quaternion are seed 0 of results/conv4_converged.  About 2.5
 # CPU-hours.  Resumable.
+#
+# gpt_char (opt-in, ONLY=gpt): the protocol of results/gpt_char (Q/K/V pruned 50% of each
+# component matrix per round, 7 rounds), complex, PHM n = 4 and octonion, seed 0, against
+# seed 0 of results/gpt_char; about 15 minutes a run.  Only the complex run's level 0 is
+# committed so far.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
@@ -70,4 +76,20 @@ case " $ONLY " in *" conv4 "*)
       -o "$OUT/conv4.png" --table "$OUT/conv4.md" \
       --targets 100,50.3,25.3,13.1,6.3,3.1,1.6,0.8 \
       --title "Conv-4 (width 0.25), CIFAR-10, trained to convergence: five algebras"
+esac
+
+case " $ONLY " in *" gpt "*)
+  mkdir -p "$OUT/gpt_char"
+  gpt() {  # gpt ALGEBRA
+    local dir="$OUT/gpt_char/$1_seed0"
+    $HP lottery --preset gpt_char --algebra "$1" --levels 7 --seed 0 --run-dir "$dir" \
+        --quiet > "$dir.log" 2>&1
+  }
+  (gpt complex; gpt octonion) & a=$!
+  gpt phm & b=$!
+  wait $a $b
+  $HP plot results/gpt_char/real results/gpt_char/quaternion "$OUT/gpt_char" \
+      -o "$OUT/gpt_char.png" --table "$OUT/gpt_char.md" \
+      --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2 \
+      --title "gpt_char, tiny Shakespeare, Q/K/V pruned 50% a round: five algebras"
 esac
