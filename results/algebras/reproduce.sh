@@ -6,7 +6,7 @@
 #   bash results/algebras/reproduce.sh              # LeNet and Conv-4, figures, tables
 #   ONLY=lenet SEEDS="0 1" OUT=DIR bash results/algebras/reproduce.sh
 #   ONLY=conv4 bash results/algebras/reproduce.sh
-#   ONLY=gpt bash results/algebras/reproduce.sh     # opt-in third task, not yet complete
+#   ONLY=gpt bash results/algebras/reproduce.sh     # opt-in third task (gpt_char)
 #
 # LeNet-300-100 on MNIST, Frankle & Carbin's protocol exactly as results/lenet_300_100
 # (layer-wise 20% per round, output 10%, Adam 1.2e-3, batch 60, 50K iterations per
@@ -27,8 +27,7 @@
 #
 # gpt_char (opt-in, ONLY=gpt): the protocol of results/gpt_char (Q/K/V pruned 50% of each
 # component matrix per round, 7 rounds), complex, PHM n = 4 and octonion, seed 0, against
-# seed 0 of results/gpt_char; about 15 minutes a run.  Only the complex run's level 0 is
-# committed so far.
+# seed 0 of results/gpt_char; about 15 minutes a run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
