@@ -20,13 +20,14 @@
 # %%
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 
 import hyperprune as hp
 from hyperprune import functional as F
 from hyperprune.autograd import sum_to
+
+from lesson_tools import output_dir  # lessons/lesson_tools.py
 
 # The test suite sets HYPERPRUNE_LESSON_FAST=1 to shorten the training loop.
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"
@@ -121,11 +122,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-try:
-    OUTPUT = Path(__file__).resolve().parent / "_output"
-except NameError:  # in a notebook: the working directory is lessons/
-    OUTPUT = Path.cwd() / "_output"
-OUTPUT.mkdir(parents=True, exist_ok=True)
+OUTPUT = output_dir()
 fig, ax = plt.subplots(figsize=(5, 3.5))
 for label, values in errors.items():
     ax.loglog(EPSILONS, np.maximum(values, 1e-17), marker="o", label=label)

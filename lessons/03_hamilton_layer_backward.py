@@ -23,6 +23,8 @@ from hyperprune import nn
 from hyperprune.algebra import QUATERNION, to_components
 from hyperprune.functional import hamilton_linear
 
+from lesson_tools import cmp, numerical_gradients  # lessons/lesson_tools.py
+
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
@@ -139,48 +141,39 @@ dK = -dy_r.T @ x_k - dy_i.T @ x_j + dy_j.T @ x_i + dy_k.T @ x_r
 
 # %% [markdown]
 # Now the referee: central differences in float64, one element at a time, on the
-# block-by-block forward (`layer_loss`), for X and each of R, I, J, K.  Then a `cmp` table:
-# **exact** (bit-for-bit equal), **approx** (equal up to rounding), and the largest
+# block-by-block forward (`layer_loss`), for X and each of R, I, J, K.  For every entry
+# a[j] of an array, with L() the loss as a function of the arrays it reads:
+#
+#     keep = a[j]
+#     a[j] = keep + eps;   plus = L()        # nudge up
+#     a[j] = keep - eps;   minus = L()       # nudge down
+#     a[j] = keep                            # restore
+#     grad[j] = (plus - minus) / (2 * eps)   # eps = 1e-6: a good step in float64 (lesson 2)
+#
+# Lessons 5 and 6 use the same referee, so the code is written once, in
+# `lessons/lesson_tools.py`: `numerical_gradient(f, a)` is the loop above over every j,
+# and `numerical_gradients(loss, arrays)` calls it for each array.
+#
+# Then a `cmp` table (also in `lesson_tools.py`): **exact** (bit-for-bit equal), **approx**
+# (equal up to rounding: `np.allclose` with rtol = 1e-7, atol = 1e-9 here), and the largest
 # difference.  Numerical derivatives are never exact, so we expect False / True / a few
 # 1e-9 (round-off of about 1e-16 · |L| magnified by 1/eps = 1e6).
 
 # %%
-def numerical_gradients(loss_fn, arrays, eps=1e-6):
-    """Central differences of loss_fn(*arrays)[0] with respect to every array."""
-    grads = []
-    for array in arrays:
-        grad = np.empty_like(array)
-        for j in np.ndindex(*array.shape):
-            original = array[j]
-            array[j] = original + eps
-            plus = loss_fn(*arrays)[0]
-            array[j] = original - eps
-            minus = loss_fn(*arrays)[0]
-            array[j] = original
-            grad[j] = (plus - minus) / (2 * eps)
-        grads.append(grad)
-    return grads
-
-
-def cmp(name, ours, reference, rtol=1e-7, atol=1e-9):
-    """Print how `ours` compares with `reference`; return True if they agree."""
-    assert ours.shape == reference.shape, (name, ours.shape, reference.shape)
-    exact = bool(np.array_equal(ours, reference))
-    approx = bool(np.allclose(ours, reference, rtol=rtol, atol=atol))
-    maxdiff = float(np.abs(ours - reference).max())
-    print(f"{name:<8} | exact: {exact!s:<5} | approx: {approx!s:<5} | maxdiff: {maxdiff:.1e}")
-    return approx
-
-
 num_X, num_R, num_I, num_J, num_K = numerical_gradients(
-    layer_loss, [X.copy(), R.copy(), I.copy(), J.copy(), K.copy()])
+    lambda *arrays: layer_loss(*arrays)[0],               # layer_loss returns (L, Y)
+    [X.copy(), R.copy(), I.copy(), J.copy(), K.copy()])
 num_x_r, num_x_i, num_x_j, num_x_k = np.split(num_X, 4, axis=1)
 
 print("hand-derived vs numerical")
-checks = [cmp("dx_r", dx_r, num_x_r), cmp("dx_i", dx_i, num_x_i),
-          cmp("dx_j", dx_j, num_x_j), cmp("dx_k", dx_k, num_x_k),
-          cmp("dR", dR, num_R), cmp("dI", dI, num_I),
-          cmp("dJ", dJ, num_J), cmp("dK", dK, num_K)]
+checks = [cmp("dx_r", dx_r, num_x_r, rtol=1e-7, atol=1e-9),
+          cmp("dx_i", dx_i, num_x_i, rtol=1e-7, atol=1e-9),
+          cmp("dx_j", dx_j, num_x_j, rtol=1e-7, atol=1e-9),
+          cmp("dx_k", dx_k, num_x_k, rtol=1e-7, atol=1e-9),
+          cmp("dR", dR, num_R, rtol=1e-7, atol=1e-9),
+          cmp("dI", dI, num_I, rtol=1e-7, atol=1e-9),
+          cmp("dJ", dJ, num_J, rtol=1e-7, atol=1e-9),
+          cmp("dK", dK, num_K, rtol=1e-7, atol=1e-9)]
 assert all(checks)
 
 # %% [markdown]

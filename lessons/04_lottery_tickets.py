@@ -46,15 +46,13 @@ from hyperprune.train import evaluate, train_step  # noqa: E402
 from hyperprune.models import lenet_300_100  # noqa: E402
 from hyperprune.plots import lottery_figure  # noqa: E402
 
+from lesson_tools import output_dir  # noqa: E402  (lessons/lesson_tools.py)
+
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True)
 LESSON_START = time.perf_counter()
 
-try:
-    OUTPUT = Path(__file__).resolve().parent / "_output"
-except NameError:  # in a notebook: the working directory is lessons/
-    OUTPUT = Path.cwd() / "_output"
-OUTPUT.mkdir(parents=True, exist_ok=True)
+OUTPUT = output_dir()
 
 # %% [markdown]
 # ## 1. The idea

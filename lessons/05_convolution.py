@@ -19,7 +19,6 @@
 # %%
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +31,8 @@ from hyperprune.functional import (col2im, conv2d, hamilton_linear, im2col, max_
 from hyperprune.models import conv2, conv4, conv6
 from hyperprune.models.conv import PLANS
 from hyperprune.quaternion import hamilton_product
+
+from lesson_tools import cmp, numerical_gradients, output_dir  # lessons/lesson_tools.py
 
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True, linewidth=100)
@@ -290,11 +291,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-try:
-    OUTPUT = Path(__file__).resolve().parent / "_output"
-except NameError:  # in a notebook: the working directory is lessons/
-    OUTPUT = Path.cwd() / "_output"
-OUTPUT.mkdir(parents=True, exist_ok=True)
+OUTPUT = output_dir()
 fig, (ax_a, ax_c) = plt.subplots(1, 2, figsize=(8, 4.5), gridspec_kw={"width_ratios": [1, 1.3]})
 ax_a.imshow(A, aspect="auto", cmap="Greys", interpolation="nearest")
 ax_a.set_title("im2col as a 0/1 matrix A")
@@ -342,44 +339,19 @@ db_hand = Gm.sum(axis=1)
 # central difference has no truncation error; what is left is round-off: each value of L
 # is a sum of a few hundred products, rounded to ~1e-14, and dividing by 2·eps = 2e-6
 # magnifies that to ~1e-9..1e-8.  So `approx` allows 1e-6; a wrong sign or a missing term
-# would show up as a difference of order 1.
+# would show up as a difference of order 1.  (`numerical_gradients` and `cmp` are lesson
+# 3's referee and table, imported from `lesson_tools.py`.)
 
 # %%
-def numerical_gradients(loss, arrays, eps=1e-6):
-    """Central differences of loss(*arrays) with respect to each array, element by element."""
-    grads = []
-    for array in arrays:
-        grad = np.empty_like(array)
-        for idx in np.ndindex(*array.shape):
-            keep = array[idx]
-            array[idx] = keep + eps
-            plus = loss(*arrays)
-            array[idx] = keep - eps
-            minus = loss(*arrays)
-            array[idx] = keep
-            grad[idx] = (plus - minus) / (2 * eps)
-        grads.append(grad)
-    return grads
-
-
-def cmp(name, ours, reference, rtol=1e-6, atol=1e-6):
-    """One row of the comparison table; returns whether the two agree up to rounding."""
-    assert ours.shape == reference.shape, (name, ours.shape, reference.shape)
-    exact = bool(np.array_equal(ours, reference))
-    approx = bool(np.allclose(ours, reference, rtol=rtol, atol=atol))
-    maxdiff = float(np.abs(ours - reference).max())
-    print(f"{name:<10} | exact: {exact!s:<5} | approx: {approx!s:<5} | maxdiff: {maxdiff:.1e}")
-    return approx
-
-
 def real_loss(x, w, b):
     return float(np.sum(G * conv_loops(x, w, b, STRIDE, PAD)))
 
 
 num_x, num_w, num_b = numerical_gradients(real_loss, [x.copy(), w.copy(), b.copy()])
 print("hand-derived vs numerical")
-assert all([cmp("dL/dx", dx_hand, num_x), cmp("dL/dw", dw_hand, num_w),
-            cmp("dL/db", db_hand, num_b)])
+assert all([cmp("dL/dx", dx_hand, num_x, rtol=1e-6, atol=1e-6),
+            cmp("dL/dw", dw_hand, num_w, rtol=1e-6, atol=1e-6),
+            cmp("dL/db", db_hand, num_b, rtol=1e-6, atol=1e-6)])
 
 # %% [markdown]
 # Now the library.  `hyperprune.functional.conv2d(x, weight, bias, stride, padding)` is the
@@ -578,7 +550,8 @@ def quaternion_loss(x, wq):
 
 num_xq, num_Wq = numerical_gradients(quaternion_loss, [xq_in.copy(), Wq.copy()])
 print("hand-derived vs numerical (quaternion convolution)")
-assert all([cmp("dL/dx", dxq_hand, num_xq), cmp("dL/dW", dWq_hand, num_Wq)])
+assert all([cmp("dL/dx", dxq_hand, num_xq, rtol=1e-6, atol=1e-6),
+            cmp("dL/dW", dWq_hand, num_Wq, rtol=1e-6, atol=1e-6)])
 
 # %% [markdown]
 # Forgetting that each component is used four times is the classic bug.  Keep only the

@@ -23,7 +23,6 @@
 import math
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +33,8 @@ from hyperprune.algebra import to_components
 from hyperprune.functional import (merge_heads, merge_quaternion_heads,
                                    scaled_dot_product_attention, split_heads,
                                    split_quaternion_heads)
+
+from lesson_tools import cmp, numerical_gradient, output_dir  # lessons/lesson_tools.py
 
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True, linewidth=100)
@@ -218,11 +219,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-try:
-    OUTPUT = Path(__file__).resolve().parent / "_output"
-except NameError:  # in a notebook: the working directory is lessons/
-    OUTPUT = Path.cwd() / "_output"
-OUTPUT.mkdir(parents=True, exist_ok=True)
+OUTPUT = output_dir()
 
 q16, k16 = q[:16], k
 panels = (("softmax(q·k): saturated", softmax_rows(q16 @ k16.T)),
@@ -289,35 +286,12 @@ def backward_by_hand(Q_, K_, V_, P_, G_):
 # %% [markdown]
 # The referee: central differences in float64 on the forward pieces.  For dP and dS we
 # differentiate L as a function of P (resp. of the unmasked scores), so each step is
-# checked on its own; then Q, K and V.  Lesson 3's `cmp` table: exact (bit for bit),
-# approx (within rounding), and the largest difference.
+# checked on its own; then Q, K and V.  Referee and table are lesson 3's, from
+# `lesson_tools.py`: `numerical_gradient(f, array)` nudges each entry of `array` in place
+# and differences f(); `cmp` prints exact (bit for bit), approx (within rounding: here
+# rtol 1e-6, atol 1e-8), and the largest difference.
 
 # %%
-def numerical_gradient(f, array, eps=1e-6):
-    """Central differences of the scalar f() with respect to every entry of `array`
-    (changed in place and restored)."""
-    grad = np.zeros_like(array)
-    for j in np.ndindex(*array.shape):
-        keep = array[j]
-        array[j] = keep + eps
-        plus = f()
-        array[j] = keep - eps
-        minus = f()
-        array[j] = keep
-        grad[j] = (plus - minus) / (2 * eps)
-    return grad
-
-
-def cmp(name, ours, reference, rtol=1e-6, atol=1e-8):
-    """One row of the table; True when the two agree up to rounding."""
-    assert ours.shape == reference.shape, (name, ours.shape, reference.shape)
-    exact = bool(np.array_equal(ours, reference))
-    approx = bool(np.allclose(ours, reference, rtol=rtol, atol=atol))
-    maxdiff = float(np.abs(ours - reference).max())
-    print(f"{name:<10} | exact: {exact!s:<5} | approx: {approx!s:<5} | maxdiff: {maxdiff:.1e}")
-    return approx
-
-
 for causal in (False, True):
     Qn, Kn, Vn = Q_mat.copy(), K_mat.copy(), V_mat.copy()
     S, P_, Y_ = forward_pieces(Qn, Kn, Vn, causal)
@@ -335,8 +309,11 @@ for causal in (False, True):
     num_dQ, num_dK, num_dV = (numerical_gradient(loss, a) for a in (Qn, Kn, Vn))
 
     print(f"hand-derived vs numerical, causal={causal}")
-    assert all([cmp("dP", dP, num_dP), cmp("dS", dS, num_dS), cmp("dQ", dQ, num_dQ),
-                cmp("dK", dK, num_dK), cmp("dV", dV, num_dV)])
+    assert all([cmp("dP", dP, num_dP, rtol=1e-6, atol=1e-8),
+                cmp("dS", dS, num_dS, rtol=1e-6, atol=1e-8),
+                cmp("dQ", dQ, num_dQ, rtol=1e-6, atol=1e-8),
+                cmp("dK", dK, num_dK, rtol=1e-6, atol=1e-8),
+                cmp("dV", dV, num_dV, rtol=1e-6, atol=1e-8)])
     assert np.allclose(dS.sum(axis=1), 0.0, atol=1e-12)     # rows of dS sum to zero
     if causal:
         assert np.all(dS[np.triu_indices(T, k=1)] == 0.0)    # no gradient through the mask
@@ -363,10 +340,10 @@ def loss_of_x():
 
 
 print("through the projections (causal)")
-assert cmp("dX", dX, numerical_gradient(loss_of_x, Xn))
-assert cmp("dW_q", X.T @ dQ, numerical_gradient(loss_of_x, Wqn))
-assert cmp("dW_k", X.T @ dK, numerical_gradient(loss_of_x, Wkn))
-assert cmp("dW_v", X.T @ dV, numerical_gradient(loss_of_x, Wvn))
+assert cmp("dX", dX, numerical_gradient(loss_of_x, Xn), rtol=1e-6, atol=1e-8)
+assert cmp("dW_q", X.T @ dQ, numerical_gradient(loss_of_x, Wqn), rtol=1e-6, atol=1e-8)
+assert cmp("dW_k", X.T @ dK, numerical_gradient(loss_of_x, Wkn), rtol=1e-6, atol=1e-8)
+assert cmp("dW_v", X.T @ dV, numerical_gradient(loss_of_x, Wvn), rtol=1e-6, atol=1e-8)
 
 # %% [markdown]
 # ### The library

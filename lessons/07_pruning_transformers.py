@@ -27,7 +27,6 @@
 import math
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -38,14 +37,12 @@ from hyperprune.datasets import CharVocab, char_splits, eval_batches, lm_batch, 
     load_tiny_shakespeare
 from hyperprune.train import evaluate, train_step
 
+from lesson_tools import output_dir  # lessons/lesson_tools.py
+
 FAST = os.environ.get("HYPERPRUNE_LESSON_FAST") == "1"   # set by the test suite
 np.set_printoptions(precision=4, suppress=True, linewidth=100)
 LESSON_START = time.perf_counter()
-try:                                    # figures go next to the lesson (or the cwd)
-    OUTPUT = Path(__file__).resolve().parent / "_output"
-except NameError:                       # pasted into a notebook
-    OUTPUT = Path.cwd() / "_output"
-OUTPUT.mkdir(parents=True, exist_ok=True)
+OUTPUT = output_dir()                   # figures go to lessons/_output/
 
 # A small model so that everything runs in seconds: 2 layers, 2 heads, width 32 (each
 # head 16 features = 4 whole quaternions), context 32.  The reproduction in
