@@ -27,7 +27,7 @@
 #
 # gpt_char (opt-in, ONLY=gpt): the protocol of results/gpt_char (Q/K/V pruned 50% of each
 # component matrix per round, 7 rounds), complex, PHM n = 4 and octonion, seed 0, against
-# seed 0 of results/gpt_char; about 15 minutes a run.
+# the three seeds of results/gpt_char (results/replicates.sh); 15-17 minutes a run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HP=${HP:-hyperprune}
@@ -87,8 +87,9 @@ case " $ONLY " in *" gpt "*)
   (gpt complex; gpt octonion) & a=$!
   gpt phm & b=$!
   wait $a $b
-  $HP plot results/gpt_char/real results/gpt_char/quaternion "$OUT/gpt_char" \
-      -o "$OUT/gpt_char.png" --table "$OUT/gpt_char.md" \
-      --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2 \
+  G=results/gpt_char            # real and quaternion: the three seeds of results/replicates.sh
+  $HP plot $G/real $G/real_seed1 $G/real_seed2 $G/quaternion $G/quaternion_seed1 \
+      $G/quaternion_seed2 "$OUT/gpt_char" -o "$OUT/gpt_char.png" --table "$OUT/gpt_char.md" \
+      --targets 100,50,25,12.5,6.25,3.13,1.56,0.78,0.39,0.2,0.1 \
       --title "gpt_char, tiny Shakespeare, Q/K/V pruned 50% a round: five algebras"
 esac
