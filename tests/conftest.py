@@ -47,6 +47,12 @@ def _seed():
     yield
 
 
+# A LeNet-300-100 lottery small enough for a test: one pruning round of 30 iterations on
+# 600 training images (tests that need more levels or another setting override a key).
+TINY_LENET_LOTTERY = dict(levels=1, iterations=30, eval_every=10, checkpoint_every=12,
+                          train_subset=600, validation=500, rate=0.5, output_rate=0.25)
+
+
 def make(*shape, seed=0, low=None, high=None, requires_grad=True, dtype=np.float64):
     """A float64 test tensor on the current backend, standard normal (or uniform)."""
     rng = np.random.default_rng(seed)

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_LENET_LOTTERY
 from hyperprune.lottery import LotteryConfig, LotteryRun
 
 SCRIPT = Path(__file__).resolve().parent.parent / "results" / "conv4_converged" / "longer.py"
-SMALL = dict(levels=1, iterations=30, eval_every=10, checkpoint_every=12, train_subset=600,
-             validation=500, rate=0.5, output_rate=0.25)
 
 
 def load_script():
@@ -23,7 +22,7 @@ def load_script():
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("longer")
-    LotteryRun(LotteryConfig(**SMALL), tmp / "run", quiet=True).run()
+    LotteryRun(LotteryConfig(**TINY_LENET_LOTTERY), tmp / "run", quiet=True).run()
     longer = load_script()
     result = longer.train_longer(tmp / "run", 1, 60, tmp / "longer")
     return longer, tmp, result

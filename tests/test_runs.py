@@ -6,11 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from conftest import TINY_LENET_LOTTERY as LENET
 from hyperprune import cli, io, lottery, plots, prune
 from hyperprune.lottery import DivergedError, LotteryConfig, LotteryRun
 
-LENET = dict(levels=1, iterations=30, eval_every=10, checkpoint_every=12, train_subset=600,
-             validation=500, rate=0.5, output_rate=0.25)
 GPT = dict(model="gpt_char", block_size=16, n_layer=1, n_head=2, n_embd=16, batch_size=4,
            iterations=24, eval_every=8, checkpoint_every=10, eval_iters=2, scope="qkv",
            strategy="componentwise", rate=0.5, levels=1)
